@@ -1,0 +1,152 @@
+package api
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"thinkgate/internal/hub"
+)
+
+// HTTPOptions configure the HTTP API.
+type HTTPOptions struct {
+	Key         string     // when set, /api/* and /status need "Authorization: Bearer <Key>"
+	MaxBodySize int64      // larger bodies get 413
+	Status      func() any // the /status document
+}
+
+// NewHTTP returns the HTTP API handler:
+//
+//	POST /api/<operation>   body: JSON object of params  -> {"result": ...}
+//	POST /api/batch         body: [{"method": ..., "params": {...}}, ...] -> {"replies": [{"result": ...} | {"error": ...}]}
+//	GET  /healthz           -> ok
+//	GET  /status            -> the Status document
+//
+// Errors are {"error": {"code", "message"}} with a 4xx status.
+func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) http.Handler {
+	a := &httpAPI{hub: h, opts: opts, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/status", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, opts.Status())
+	}))
+	mux.HandleFunc("/api/", a.auth(a.serveAPI))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no such endpoint %s; operations are POST /api/<name>", r.URL.Path))
+	})
+	return mux
+}
+
+type httpAPI struct {
+	hub  *hub.Hub
+	opts HTTPOptions
+	log  *slog.Logger
+}
+
+func (a *httpAPI) auth(next http.HandlerFunc) http.HandlerFunc {
+	if a.opts.Key == "" {
+		return next
+	}
+	want := []byte("Bearer " + a.opts.Key)
+	return func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="thinkgate"`)
+			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong API key (Authorization: Bearer <api.key>)"))
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (a *httpAPI) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, errorf(http.StatusMethodNotAllowed, CodeNotAllowed, "use POST"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodySize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "body over %d bytes (api.max_body_size)", a.opts.MaxBodySize))
+			return
+		}
+		writeError(w, errorf(http.StatusBadRequest, CodeInvalidJSON, "reading body: %v", err))
+		return
+	}
+	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	if method == "batch" {
+		a.batch(w, body)
+		return
+	}
+	res, aerr := Call(a.hub, method, body)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": res})
+}
+
+// Call decodes params for method and runs it: the one path every API request takes.
+func Call(h *hub.Hub, method string, params []byte) (any, *Error) {
+	cmd, err := decodeCommand(method, params)
+	if err != nil {
+		return nil, err
+	}
+	return run(h, cmd)
+}
+
+// batchItem is one entry of POST /api/batch.
+type batchItem struct {
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+// reply is one answer in a batch.
+type reply struct {
+	Result any    `json:"result,omitempty"`
+	Error  *Error `json:"error,omitempty"`
+}
+
+func (a *httpAPI) batch(w http.ResponseWriter, body []byte) {
+	var items []batchItem
+	if err := json.Unmarshal(body, &items); err != nil {
+		writeError(w, errorf(http.StatusBadRequest, CodeInvalidJSON, "batch body must be a JSON list of {method, params}: %v", err))
+		return
+	}
+	replies := make([]json.RawMessage, len(items))
+	for i, it := range items {
+		res, aerr := Call(a.hub, it.Method, it.Params)
+		if aerr != nil {
+			replies[i], _ = json.Marshal(reply{Error: aerr})
+			continue
+		}
+		// Marshal by hand so a null or false result is kept, not omitted.
+		b, _ := json.Marshal(res)
+		replies[i] = append(append([]byte(`{"result":`), b...), '}')
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"replies": replies})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"internal","message":"result is not JSON"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, e *Error) {
+	writeJSON(w, e.status, map[string]any{"error": e})
+}

@@ -1,0 +1,252 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"thinkgate/internal/hub"
+)
+
+// TextOptions configure the Text port.
+type TextOptions struct {
+	Key         string // when set, the first line must be {"method":"auth","key":...}
+	MaxLineSize int    // a longer line closes the connection
+}
+
+// Text serves the newline-delimited JSON push port (Workerman Text framing:
+// a request is the bytes up to "\n", trailing "\r" and "\n" stripped; every
+// reply is one line). Each request line gets exactly one reply line:
+//
+//	{"method": "sendToUid", "uid": "u1", "data": ...}  -> the JSON result, e.g. 2
+//	{"uid": "u1", ...} (no method, the push.php shorthand)
+//	                                                   -> ok if a client got the line's
+//	                                                      "data" (or, without data, the whole line), else fail
+//	anything malformed                                 -> {"error": {"code", "message"}}
+type Text struct {
+	hub  *hub.Hub
+	opts TextOptions
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	shutdown bool
+	wg       sync.WaitGroup
+
+	Accepted atomic.Uint64 // connections accepted
+	Requests atomic.Uint64 // request lines answered
+}
+
+// NewText returns a Text port server.
+func NewText(h *hub.Hub, opts TextOptions, log *slog.Logger) *Text {
+	return &Text{hub: h, opts: opts, log: log, conns: map[net.Conn]struct{}{}}
+}
+
+// Serve accepts connections until Shutdown.
+func (t *Text) Serve(ln net.Listener) error {
+	t.mu.Lock()
+	t.ln = ln
+	t.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if t.isShutdown() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("text port accept: %w", err)
+		}
+		t.Accepted.Add(1)
+		if !t.track(nc, true) {
+			nc.Close()
+			continue
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			defer t.track(nc, false)
+			defer nc.Close()
+			t.serveConn(nc)
+		}()
+	}
+}
+
+// Active returns the number of open Text port connections.
+func (t *Text) Active() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
+}
+
+func (t *Text) isShutdown() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.shutdown
+}
+
+func (t *Text) track(nc net.Conn, add bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !add {
+		delete(t.conns, nc)
+		return true
+	}
+	if t.shutdown {
+		return false
+	}
+	t.conns[nc] = struct{}{}
+	return true
+}
+
+// Shutdown stops accepting, lets every line being handled finish and be
+// answered, then closes the connections.
+func (t *Text) Shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	t.shutdown = true
+	if t.ln != nil {
+		t.ln.Close()
+	}
+	for nc := range t.conns {
+		// Wake readers blocked between requests; a request already read is
+		// still answered because the reply is written before the next read.
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.CloseRead()
+		}
+	}
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("text port shutdown: %w", ctx.Err())
+	}
+}
+
+func (t *Text) serveConn(nc net.Conn) {
+	r := bufio.NewReaderSize(nc, 4096)
+	w := bufio.NewWriter(nc)
+	authed := t.opts.Key == ""
+	for {
+		line, err := readLine(r, t.opts.MaxLineSize)
+		if errors.Is(err, errLineTooLong) {
+			t.log.Warn("text port: line too long; closing", "remote", nc.RemoteAddr(), "limit", t.opts.MaxLineSize)
+			writeLine(w, errorLine(errorf(413, CodeTooLarge, "line over %d bytes (text.max_line_size); closing", t.opts.MaxLineSize)))
+			w.Flush()
+			return
+		}
+		if err != nil {
+			return
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var out []byte
+		out, authed = t.handle(line, authed)
+		t.Requests.Add(1)
+		writeLine(w, out)
+		if r.Buffered() == 0 { // answer pipelined lines in one write
+			if w.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// handle answers one request line; it returns the reply and the new auth state.
+func (t *Text) handle(line []byte, authed bool) ([]byte, bool) {
+	var head struct {
+		Method *string         `json:"method"`
+		UID    json.RawMessage `json:"uid"`
+		Data   json.RawMessage `json:"data"`
+		Key    string          `json:"key"`
+	}
+	if err := json.Unmarshal(line, &head); err != nil {
+		return errorLine(errorf(400, CodeInvalidJSON, "each line must be one JSON object: %v", err)), authed
+	}
+	if head.Method != nil && *head.Method == "auth" {
+		if subtle.ConstantTimeCompare([]byte(head.Key), []byte(t.opts.Key)) == 1 {
+			return []byte("true"), true
+		}
+		return errorLine(errorf(401, CodeUnauthorized, "wrong key")), authed
+	}
+	if !authed {
+		return errorLine(errorf(401, CodeUnauthorized, `send {"method":"auth","key":"<text.key>"} first`)), false
+	}
+	if head.Method == nil {
+		return t.shorthand(line, head.UID, head.Data), true
+	}
+	res, aerr := Call(t.hub, *head.Method, line)
+	if aerr != nil {
+		return errorLine(aerr), true
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return errorLine(errorf(500, CodeInternal, "result is not JSON")), true
+	}
+	return b, true
+}
+
+// shorthand is the seed push.php contract: {"uid": ..., ...} sends the line's
+// data, or the whole line, to that uid and answers ok or fail.
+func (t *Text) shorthand(line []byte, uid, data json.RawMessage) []byte {
+	uids, err := stringList(uid)
+	if err != nil || len(uids) == 0 {
+		return errorLine(errorf(statusInvalid, CodeInvalidParams, `a line needs "method", or "uid" for the push shorthand`))
+	}
+	m := hub.NewText(line)
+	if len(data) > 0 {
+		if m, err = message(data, false); err != nil {
+			return errorLine(paramErr("data", err))
+		}
+	}
+	n, aerr := run(t.hub, &hub.Command{Op: hub.OpSendToUid, UIDs: uids, Message: m})
+	if aerr != nil {
+		return errorLine(aerr)
+	}
+	if n.(int) > 0 {
+		return []byte("ok")
+	}
+	return []byte("fail")
+}
+
+func errorLine(e *Error) []byte {
+	b, _ := json.Marshal(map[string]any{"error": e})
+	return b
+}
+
+func writeLine(w *bufio.Writer, b []byte) {
+	w.Write(b)
+	w.WriteByte('\n')
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line without its trailing "\r" and "\n"
+// characters; a line longer than max gives errLineTooLong.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > max+2 { // allow for the "\r\n" itself
+			return nil, errLineTooLong
+		}
+		line = append(line, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return bytes.TrimRight(line, "\r\n"), nil
+	}
+}

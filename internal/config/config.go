@@ -1,0 +1,330 @@
+// Package config holds thinkgate's configuration: the embedded defaults, loading
+// from a TOML file and THINKGATE_* environment variables, and validation.
+//
+// Every key carries a `doc` tag; `thinkgate config` prints the effective
+// configuration with those docs as comments, and docs/config.md lists them.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration of one thinkgate node.
+type Config struct {
+	WS        WS        `toml:"ws" doc:"The public WebSocket listener that browsers and apps connect to."`
+	Heartbeat Heartbeat `toml:"heartbeat" doc:"Client liveness: idle timeout, the 'ping' text message, optional server pings."`
+	API       API       `toml:"api" doc:"The HTTP JSON push/query API for app backends, with /healthz and /status."`
+	Text      Text      `toml:"text" doc:"The newline-delimited JSON push port (Workerman Text framing)."`
+	GWCompat  GWCompat  `toml:"gwcompat" doc:"GatewayWorker compatibility: the address that client_ids encode."`
+	Log       Log       `toml:"log" doc:"Logging."`
+}
+
+// WS configures the WebSocket listener.
+type WS struct {
+	Listen                  string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	InitMessage             bool     `toml:"init_message" doc:"Send {\"type\":\"init\",\"client_id\":\"...\"} to every new client."`
+	MaxMessageSize          int      `toml:"max_message_size" doc:"Largest inbound message in bytes (all fragments); larger closes the client with 1009."`
+	MaxSendBuffer           int      `toml:"max_send_buffer" doc:"Bytes queued to one client before it is closed as too slow."`
+	HandshakeTimeout        Duration `toml:"handshake_timeout" doc:"Time a new connection has to finish the WebSocket handshake."`
+	BindUIDFromFirstMessage bool     `toml:"bind_uid_from_first_message" doc:"Bind each client to the uid given by its first text message (the classic push.php mode)."`
+}
+
+// Heartbeat configures client liveness, as in DESIGN section 2.
+type Heartbeat struct {
+	Timeout            Duration `toml:"timeout" doc:"Close a client that sends no frame for this long; 0 disables."`
+	Reply              string   `toml:"reply" doc:"Text sent back when a client sends the text message 'ping'; empty sends nothing."`
+	ServerPing         string   `toml:"server_ping" doc:"Text the server sends to a client idle for server_ping_interval (GatewayWorker pingData); empty sends nothing."`
+	ServerPingInterval Duration `toml:"server_ping_interval" doc:"How often idle clients get server_ping."`
+}
+
+// API configures the HTTP API listener.
+type API struct {
+	Listen      string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	Key         string `toml:"key" doc:"When set, every /api and /status request needs 'Authorization: Bearer <key>'. Required off loopback."`
+	MaxBodySize int    `toml:"max_body_size" doc:"Largest request body in bytes; larger gets 413."`
+}
+
+// Text configures the Text push port.
+type Text struct {
+	Listen      string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	Key         string `toml:"key" doc:"When set, a connection must first send {\"method\":\"auth\",\"key\":\"...\"}. Required off loopback."`
+	MaxLineSize int    `toml:"max_line_size" doc:"Longest request line in bytes; a longer line closes the connection."`
+}
+
+// GWCompat configures what GatewayWorker-compatible client_ids encode.
+type GWCompat struct {
+	LanIP     string `toml:"lan_ip" doc:"IPv4 address encoded in client_ids (GatewayWorker lanIp); other nodes and GatewayClient reach this node's inner port there."`
+	InnerPort int    `toml:"inner_port" doc:"Port encoded in client_ids (the GatewayWorker inner port)."`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `toml:"level" doc:"debug, info, warn or error."`
+	Format string `toml:"format" doc:"text or json."`
+}
+
+// Duration is a time.Duration written as a Go duration string ("120s", "1m30s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"120s\": %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Default returns the embedded defaults (DESIGN section 1).
+func Default() Config {
+	return Config{
+		WS: WS{
+			Listen:           "0.0.0.0:2828",
+			InitMessage:      true,
+			MaxMessageSize:   64 << 10,
+			MaxSendBuffer:    1 << 20,
+			HandshakeTimeout: Duration{10 * time.Second},
+		},
+		Heartbeat: Heartbeat{
+			Timeout:            Duration{120 * time.Second},
+			ServerPingInterval: Duration{50 * time.Second},
+		},
+		API:      API{Listen: "127.0.0.1:2829", MaxBodySize: 4 << 20},
+		Text:     Text{Listen: "127.0.0.1:5678", MaxLineSize: 1 << 20},
+		GWCompat: GWCompat{LanIP: "127.0.0.1", InnerPort: 2900},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// DefaultFile is the config file read when present and no -c is given.
+const DefaultFile = "thinkgate.toml"
+
+// EnvPrefix starts every environment override: THINKGATE_<SECTION>_<KEY>.
+const EnvPrefix = "THINKGATE_"
+
+// Load builds the effective config: defaults, then the file (if path is not
+// empty), then environment variables, then validation. explicit says whether
+// the user named the file; a missing default file is not an error.
+func Load(path string, explicit bool, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		md, err := toml.DecodeFile(path, &cfg)
+		switch {
+		case err != nil && !explicit && errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		default:
+			if und := md.Undecoded(); len(und) > 0 {
+				return cfg, fmt.Errorf("config file %s: %s: unknown key", path, und[0])
+			}
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Field is one configuration key, for printing and documentation.
+type Field struct {
+	Key   string // "section.key"
+	Env   string // THINKGATE_SECTION_KEY
+	Doc   string
+	Value reflect.Value
+}
+
+// Fields lists every key of cfg in declaration order; sections come first as
+// entries with an empty Value.
+func Fields(cfg *Config) []Field {
+	var out []Field
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		sec := sf.Tag.Get("toml")
+		out = append(out, Field{Key: sec, Doc: sf.Tag.Get("doc")})
+		sv := v.Field(i)
+		for j := range sv.NumField() {
+			kf := sv.Type().Field(j)
+			key := kf.Tag.Get("toml")
+			out = append(out, Field{
+				Key:   sec + "." + key,
+				Env:   EnvPrefix + strings.ToUpper(sec+"_"+key),
+				Doc:   kf.Tag.Get("doc"),
+				Value: sv.Field(j),
+			})
+		}
+	}
+	return out
+}
+
+func applyEnv(cfg *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			env[k] = v
+		}
+	}
+	if len(env) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, f := range Fields(cfg) {
+		if !f.Value.IsValid() {
+			continue
+		}
+		known[f.Env] = true
+		s, ok := env[f.Env]
+		if !ok {
+			continue
+		}
+		if err := setFromString(f.Value, s); err != nil {
+			return fmt.Errorf("%s (%s): %w", f.Key, f.Env, err)
+		}
+	}
+	for k := range env {
+		if !known[k] {
+			return fmt.Errorf("%s: unknown environment override (see `thinkgate config` for the names)", k)
+		}
+	}
+	return nil
+}
+
+func setFromString(v reflect.Value, s string) error {
+	if u, ok := v.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(s))
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not true or false: %q", s)
+		}
+		v.SetBool(b)
+	case reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("not a whole number: %q", s)
+		}
+		v.SetInt(int64(n))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+// Validate checks every key and returns the first problem as "key: reason".
+func (c *Config) Validate() error {
+	type check struct {
+		key string
+		err error
+	}
+	checks := []check{
+		{"ws.listen", checkListen(c.WS.Listen, "", false)},
+		{"ws.max_message_size", positive(c.WS.MaxMessageSize)},
+		{"ws.max_send_buffer", positive(c.WS.MaxSendBuffer)},
+		{"ws.handshake_timeout", positiveDur(c.WS.HandshakeTimeout)},
+		{"heartbeat.timeout", nonNegativeDur(c.Heartbeat.Timeout)},
+		{"heartbeat.server_ping_interval", positiveDur(c.Heartbeat.ServerPingInterval)},
+		{"api.listen", checkListen(c.API.Listen, c.API.Key, true)},
+		{"api.max_body_size", positive(c.API.MaxBodySize)},
+		{"text.listen", checkListen(c.Text.Listen, c.Text.Key, true)},
+		{"text.max_line_size", positive(c.Text.MaxLineSize)},
+		{"gwcompat.lan_ip", checkIPv4(c.GWCompat.LanIP)},
+		{"gwcompat.inner_port", checkPort(c.GWCompat.InnerPort)},
+		{"log.level", oneOf(c.Log.Level, "debug", "info", "warn", "error")},
+		{"log.format", oneOf(c.Log.Format, "text", "json")},
+	}
+	for _, ch := range checks {
+		if ch.err != nil {
+			return fmt.Errorf("%s: %w", ch.key, ch.err)
+		}
+	}
+	return nil
+}
+
+func checkListen(addr, key string, backend bool) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("not a host:port address: %q", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("bad port in %q", addr)
+	}
+	if backend && key == "" && !IsLoopback(host) {
+		return fmt.Errorf("%q is not a loopback address and no key is set; set the key of this section or bind to 127.0.0.1", addr)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host names only this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkIPv4(s string) error {
+	ip := net.ParseIP(s)
+	if ip == nil || ip.To4() == nil {
+		return fmt.Errorf("not an IPv4 address: %q", s)
+	}
+	return nil
+}
+
+func checkPort(p int) error {
+	if p < 1 || p > 65535 {
+		return fmt.Errorf("not a port number: %d", p)
+	}
+	return nil
+}
+
+func positive(n int) error {
+	if n <= 0 {
+		return fmt.Errorf("must be greater than 0, is %d", n)
+	}
+	return nil
+}
+
+func positiveDur(d Duration) error {
+	if d.Duration <= 0 {
+		return fmt.Errorf("must be greater than 0, is %s", d.Duration)
+	}
+	return nil
+}
+
+func nonNegativeDur(d Duration) error {
+	if d.Duration < 0 {
+		return fmt.Errorf("must not be negative, is %s", d.Duration)
+	}
+	return nil
+}
+
+func oneOf(s string, allowed ...string) error {
+	for _, a := range allowed {
+		if s == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
+}

@@ -1,0 +1,147 @@
+package hub
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/gobwas/ws"
+)
+
+// Op names one gateway operation (DESIGN section 2).
+type Op uint8
+
+// The operations, named as in GatewayWorker's Gateway class.
+const (
+	OpInvalid Op = iota
+	OpSendToAll
+	OpSendToClient
+	OpSendToUid
+	OpSendToGroup
+	OpBindUid
+	OpUnbindUid
+	OpJoinGroup
+	OpLeaveGroup
+	OpUngroup
+	OpIsOnline
+	OpIsUidOnline
+	OpGetClientIdByUid
+	OpGetUidByClientId
+	OpGetAllClientIdCount
+	OpGetAllClientIdList
+	OpGetAllUidCount
+	OpGetAllUidList
+	OpGetAllGroupIdList
+	OpGetClientIdCountByGroup
+	OpGetClientIdListByGroup
+	OpGetUidListByGroup
+	OpGetUidCountByGroup
+	OpGetClientSessionsByGroup
+	OpGetAllClientSessions
+	OpSetSession
+	OpUpdateSession
+	OpGetSession
+	OpCloseClient
+	numOps
+)
+
+var opNames = [numOps]string{
+	OpSendToAll:                "sendToAll",
+	OpSendToClient:             "sendToClient",
+	OpSendToUid:                "sendToUid",
+	OpSendToGroup:              "sendToGroup",
+	OpBindUid:                  "bindUid",
+	OpUnbindUid:                "unbindUid",
+	OpJoinGroup:                "joinGroup",
+	OpLeaveGroup:               "leaveGroup",
+	OpUngroup:                  "ungroup",
+	OpIsOnline:                 "isOnline",
+	OpIsUidOnline:              "isUidOnline",
+	OpGetClientIdByUid:         "getClientIdByUid",
+	OpGetUidByClientId:         "getUidByClientId",
+	OpGetAllClientIdCount:      "getAllClientIdCount",
+	OpGetAllClientIdList:       "getAllClientIdList",
+	OpGetAllUidCount:           "getAllUidCount",
+	OpGetAllUidList:            "getAllUidList",
+	OpGetAllGroupIdList:        "getAllGroupIdList",
+	OpGetClientIdCountByGroup:  "getClientIdCountByGroup",
+	OpGetClientIdListByGroup:   "getClientIdListByGroup",
+	OpGetUidListByGroup:        "getUidListByGroup",
+	OpGetUidCountByGroup:       "getUidCountByGroup",
+	OpGetClientSessionsByGroup: "getClientSessionsByGroup",
+	OpGetAllClientSessions:     "getAllClientSessions",
+	OpSetSession:               "setSession",
+	OpUpdateSession:            "updateSession",
+	OpGetSession:               "getSession",
+	OpCloseClient:              "closeClient",
+}
+
+// String returns the operation's API name.
+func (o Op) String() string {
+	if o < numOps && opNames[o] != "" {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", o)
+}
+
+// ParseOp maps an API name ("sendToUid") to its Op.
+func ParseOp(name string) (Op, bool) {
+	op, ok := opByName[name]
+	return op, ok
+}
+
+var opByName = func() map[string]Op {
+	m := make(map[string]Op, numOps)
+	for op, name := range opNames {
+		if name != "" {
+			m[name] = Op(op)
+		}
+	}
+	return m
+}()
+
+// Ops lists every operation in declaration order.
+func Ops() []Op {
+	out := make([]Op, 0, numOps-1)
+	for op := OpInvalid + 1; op < numOps; op++ {
+		out = append(out, op)
+	}
+	return out
+}
+
+// Command is the one typed request every source (HTTP API, Text port,
+// GatewayWorker inner protocol, cluster bus) produces and the hub executes.
+// Which fields an Op reads is documented in Hub.Do.
+type Command struct {
+	Op       Op
+	ClientID string
+	UIDs     []string
+	Groups   []string
+	Exclude  []string
+	Message  *Message
+	Session  map[string]any
+}
+
+// Message is one payload for clients. Its WebSocket frame is built once, on
+// first use, and the same bytes are queued on every target connection.
+type Message struct {
+	Binary bool
+	Data   []byte
+
+	once  sync.Once
+	frame []byte
+}
+
+// NewText returns a message sent as one text frame.
+func NewText(data []byte) *Message { return &Message{Data: data} }
+
+// Frame returns the encoded server-to-client frame (unmasked, unfragmented).
+func (m *Message) Frame() []byte {
+	m.once.Do(func() {
+		f := ws.NewTextFrame(m.Data)
+		if m.Binary {
+			f = ws.NewBinaryFrame(m.Data)
+		}
+		m.frame = ws.MustCompileFrame(f)
+	})
+	return m.frame
+}

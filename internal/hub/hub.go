@@ -1,0 +1,533 @@
+// Package hub keeps one node's gateway state (clients, the uid index, the
+// group index, sessions) and gives every operation its GatewayWorker
+// semantics. It does not know where commands come from or how connections
+// are served: sources build a Command, transports implement Conn.
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sync"
+
+	"thinkgate/internal/clientid"
+)
+
+// Conn is what the hub needs from one client connection.
+type Conn interface {
+	// Send queues an encoded frame without blocking. It returns false when
+	// the connection is closed, or is being closed because its queue is full.
+	Send(frame []byte) bool
+	// Close queues a close frame with code and reason after what is already
+	// queued, then closes the connection.
+	Close(code int, reason string)
+}
+
+// ErrInvalid marks a command whose parameters make no sense (an empty uid or
+// group, a missing message). Sources report it as a client error.
+var ErrInvalid = errors.New("invalid params")
+
+const shardCount = 64
+
+// Hub is one node's gateway state. All methods are safe for concurrent use.
+//
+// Locking: a Client's own mutex is taken before any index shard's mutex,
+// never the other way round; index shards are only read-locked while
+// sending, and Conn.Send never blocks.
+type Hub struct {
+	ids     *clientid.Generator
+	seed    maphash.Seed
+	clients [shardCount]shard[*Client]
+	// uids maps a uid to its clients; most uids have one to a few, so a
+	// slice is smaller and faster than a set.
+	uids   [shardCount]shard[[]*Client]
+	groups [shardCount]shard[clientSet]
+}
+
+// shard is one lock's worth of an index keyed by client id, uid or group.
+type shard[V any] struct {
+	mu sync.RWMutex
+	m  map[string]V
+}
+
+// clientSet is a group's members.
+type clientSet = map[*Client]struct{}
+
+// Client is one connected client as the hub sees it.
+type Client struct {
+	// ID is the client's GatewayWorker-layout client_id.
+	ID   string
+	conn Conn
+
+	mu      sync.Mutex
+	closed  bool
+	uid     string
+	groups  map[string]struct{}
+	session map[string]any
+}
+
+// UID returns the client's uid, or "" when unbound.
+func (c *Client) UID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.uid
+}
+
+// New returns an empty hub whose client ids come from ids.
+func New(ids *clientid.Generator) *Hub {
+	h := &Hub{ids: ids, seed: maphash.MakeSeed()}
+	for i := range shardCount {
+		h.clients[i].m = map[string]*Client{}
+		h.uids[i].m = map[string][]*Client{}
+		h.groups[i].m = map[string]clientSet{}
+	}
+	return h
+}
+
+func (h *Hub) shard(key string) int { return int(maphash.String(h.seed, key) % shardCount) }
+
+// Connect registers conn under a fresh client id.
+func (h *Hub) Connect(conn Conn) *Client {
+	for {
+		c := &Client{ID: h.ids.Next().String(), conn: conn}
+		s := &h.clients[h.shard(c.ID)]
+		s.mu.Lock()
+		if _, taken := s.m[c.ID]; !taken { // only after the 32-bit counter wrapped
+			s.m[c.ID] = c
+			s.mu.Unlock()
+			return c
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Disconnect removes c from the hub and from its uid and groups.
+func (h *Hub) Disconnect(c *Client) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	h.unbindLocked(c)
+	for g := range c.groups {
+		h.removeFromGroup(g, c)
+	}
+	c.groups = nil
+	c.mu.Unlock()
+
+	s := &h.clients[h.shard(c.ID)]
+	s.mu.Lock()
+	delete(s.m, c.ID)
+	s.mu.Unlock()
+}
+
+// Client returns the connected client with id, or nil.
+func (h *Hub) Client(id string) *Client {
+	s := &h.clients[h.shard(id)]
+	s.mu.RLock()
+	c := s.m[id]
+	s.mu.RUnlock()
+	return c
+}
+
+// Send queues m on c and reports whether it was queued.
+func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Frame()) }
+
+// Do executes cmd and returns its result as a JSON-ready value:
+//
+//	sendToAll(Message, Exclude)            -> int delivered
+//	sendToClient(ClientID, Message)        -> bool
+//	sendToUid(UIDs, Message)               -> int delivered
+//	sendToGroup(Groups, Message, Exclude)  -> int delivered; a client in two listed groups gets it twice, as in GatewayWorker
+//	bindUid(ClientID, UIDs[0])             -> bool; replaces the client's previous uid
+//	unbindUid(ClientID)                    -> bool; the uid given is ignored, as in GatewayWorker
+//	joinGroup/leaveGroup(ClientID, Groups[0]) -> bool
+//	ungroup(Groups[0])                     -> bool, false when the group had no members
+//	isOnline(ClientID) -> bool; isUidOnline(UIDs[0]) -> bool
+//	getClientIdByUid(UIDs[0]) -> []string; getUidByClientId(ClientID) -> string or nil
+//	getAll*Count -> int; getAll*List -> []string
+//	getClientIdCountByGroup/getUidCountByGroup(Groups[0]) -> int
+//	getClientIdListByGroup/getUidListByGroup(Groups[0]) -> []string
+//	getClientSessionsByGroup(Groups[0]), getAllClientSessions -> map[client_id]session
+//	setSession(ClientID, Session) -> bool; updateSession merges like PHP array_replace_recursive
+//	getSession(ClientID) -> session or nil when the client is gone
+//	closeClient(ClientID, Message?) -> bool; sends the message, then closes
+//
+// Lists are sorted. An unknown client_id is not an error: sends give false or 0.
+func (h *Hub) Do(cmd *Command) (any, error) {
+	if err := validate(cmd); err != nil {
+		return nil, err
+	}
+	switch cmd.Op {
+	case OpSendToAll:
+		return h.sendToAll(cmd.Message, cmd.Exclude), nil
+	case OpSendToClient:
+		c := h.Client(cmd.ClientID)
+		return c != nil && h.Send(c, cmd.Message), nil
+	case OpSendToUid:
+		return h.sendToUids(cmd.UIDs, cmd.Message), nil
+	case OpSendToGroup:
+		return h.sendToGroups(cmd.Groups, cmd.Message, cmd.Exclude), nil
+	case OpBindUid:
+		return h.withClient(cmd.ClientID, func(c *Client) { h.bindLocked(c, cmd.UIDs[0]) }), nil
+	case OpUnbindUid:
+		return h.withClient(cmd.ClientID, h.unbindLocked), nil
+	case OpJoinGroup:
+		return h.withClient(cmd.ClientID, func(c *Client) { h.joinLocked(c, cmd.Groups[0]) }), nil
+	case OpLeaveGroup:
+		return h.withClient(cmd.ClientID, func(c *Client) { h.leaveLocked(c, cmd.Groups[0]) }), nil
+	case OpUngroup:
+		return h.ungroup(cmd.Groups[0]), nil
+	case OpIsOnline:
+		return h.Client(cmd.ClientID) != nil, nil
+	case OpIsUidOnline:
+		return len(h.uidClients(cmd.UIDs[0])) > 0, nil
+	case OpGetClientIdByUid:
+		return ids(h.uidClients(cmd.UIDs[0])), nil
+	case OpGetUidByClientId:
+		if c := h.Client(cmd.ClientID); c != nil {
+			if uid := c.UID(); uid != "" {
+				return uid, nil
+			}
+		}
+		return nil, nil
+	case OpGetAllClientIdCount:
+		return h.ClientCount(), nil
+	case OpGetAllClientIdList:
+		return h.allClientIDs(), nil
+	case OpGetAllUidCount:
+		return h.UIDCount(), nil
+	case OpGetAllUidList:
+		return h.allUIDs(), nil
+	case OpGetAllGroupIdList:
+		return h.allGroups(), nil
+	case OpGetClientIdCountByGroup:
+		return len(h.groupClients(cmd.Groups[0])), nil
+	case OpGetClientIdListByGroup:
+		return ids(h.groupClients(cmd.Groups[0])), nil
+	case OpGetUidListByGroup:
+		return groupUIDs(h.groupClients(cmd.Groups[0])), nil
+	case OpGetUidCountByGroup:
+		return len(groupUIDs(h.groupClients(cmd.Groups[0]))), nil
+	case OpGetClientSessionsByGroup:
+		return sessions(h.groupClients(cmd.Groups[0])), nil
+	case OpGetAllClientSessions:
+		return sessions(h.allClients()), nil
+	case OpSetSession:
+		return h.withClient(cmd.ClientID, func(c *Client) { c.session = cloneMap(cmd.Session) }), nil
+	case OpUpdateSession:
+		return h.withClient(cmd.ClientID, func(c *Client) { c.session = replaceRecursive(c.session, cmd.Session) }), nil
+	case OpGetSession:
+		c := h.Client(cmd.ClientID)
+		if c == nil {
+			return nil, nil
+		}
+		return c.Session(), nil
+	case OpCloseClient:
+		c := h.Client(cmd.ClientID)
+		if c == nil {
+			return false, nil
+		}
+		if cmd.Message != nil {
+			h.Send(c, cmd.Message)
+		}
+		c.conn.Close(1000, "")
+		return true, nil
+	}
+	return nil, fmt.Errorf("%w: unknown operation %s", ErrInvalid, cmd.Op)
+}
+
+func validate(cmd *Command) error {
+	need := func(ok bool, what string) error {
+		if ok {
+			return nil
+		}
+		return fmt.Errorf("%w: %s needs %s", ErrInvalid, cmd.Op, what)
+	}
+	nonEmpty := func(list []string) bool { return len(list) > 0 && !slices.Contains(list, "") }
+	switch cmd.Op {
+	case OpSendToAll:
+		return need(cmd.Message != nil, "data")
+	case OpSendToClient:
+		return need(cmd.ClientID != "" && cmd.Message != nil, "client_id and data")
+	case OpSendToUid:
+		return need(nonEmpty(cmd.UIDs) && cmd.Message != nil, "a non-empty uid and data")
+	case OpSendToGroup:
+		return need(nonEmpty(cmd.Groups) && cmd.Message != nil, "a non-empty group and data")
+	case OpBindUid:
+		return need(cmd.ClientID != "" && nonEmpty(cmd.UIDs), "client_id and a non-empty uid")
+	case OpIsUidOnline, OpGetClientIdByUid:
+		return need(nonEmpty(cmd.UIDs), "a non-empty uid")
+	case OpJoinGroup, OpLeaveGroup:
+		return need(cmd.ClientID != "" && nonEmpty(cmd.Groups), "client_id and a non-empty group")
+	case OpUngroup, OpGetClientIdCountByGroup, OpGetClientIdListByGroup, OpGetUidListByGroup,
+		OpGetUidCountByGroup, OpGetClientSessionsByGroup:
+		return need(nonEmpty(cmd.Groups), "a non-empty group")
+	case OpUnbindUid, OpIsOnline, OpGetUidByClientId, OpGetSession, OpCloseClient:
+		return need(cmd.ClientID != "", "client_id")
+	case OpSetSession, OpUpdateSession:
+		return need(cmd.ClientID != "" && cmd.Session != nil, "client_id and a session object")
+	}
+	return nil
+}
+
+// withClient runs f under the client's lock; false when the client is gone.
+func (h *Hub) withClient(id string, f func(*Client)) bool {
+	c := h.Client(id)
+	if c == nil {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	f(c)
+	return true
+}
+
+func (h *Hub) bindLocked(c *Client, uid string) {
+	if c.uid == uid {
+		return
+	}
+	h.unbindLocked(c)
+	c.uid = uid
+	s := &h.uids[h.shard(uid)]
+	s.mu.Lock()
+	s.m[uid] = append(s.m[uid], c)
+	s.mu.Unlock()
+}
+
+func (h *Hub) unbindLocked(c *Client) {
+	if c.uid == "" {
+		return
+	}
+	s := &h.uids[h.shard(c.uid)]
+	s.mu.Lock()
+	list := slices.DeleteFunc(s.m[c.uid], func(x *Client) bool { return x == c })
+	if len(list) == 0 {
+		delete(s.m, c.uid)
+	} else {
+		s.m[c.uid] = list
+	}
+	s.mu.Unlock()
+	c.uid = ""
+}
+
+func (h *Hub) joinLocked(c *Client, g string) {
+	if _, in := c.groups[g]; in {
+		return
+	}
+	if c.groups == nil {
+		c.groups = map[string]struct{}{}
+	}
+	c.groups[g] = struct{}{}
+	s := &h.groups[h.shard(g)]
+	s.mu.Lock()
+	members := s.m[g]
+	if members == nil {
+		members = clientSet{}
+		s.m[g] = members
+	}
+	members[c] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (h *Hub) leaveLocked(c *Client, g string) {
+	if _, in := c.groups[g]; !in {
+		return
+	}
+	delete(c.groups, g)
+	h.removeFromGroup(g, c)
+}
+
+func (h *Hub) removeFromGroup(g string, c *Client) {
+	s := &h.groups[h.shard(g)]
+	s.mu.Lock()
+	if members := s.m[g]; members != nil {
+		delete(members, c)
+		if len(members) == 0 {
+			delete(s.m, g)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (h *Hub) ungroup(g string) bool {
+	members := h.groupClients(g)
+	for _, c := range members {
+		c.mu.Lock()
+		if !c.closed {
+			h.leaveLocked(c, g)
+		}
+		c.mu.Unlock()
+	}
+	return len(members) > 0
+}
+
+func (h *Hub) sendToAll(m *Message, exclude []string) int {
+	frame := m.Frame()
+	n := 0
+	for i := range h.clients {
+		s := &h.clients[i]
+		s.mu.RLock()
+		for id, c := range s.m {
+			if len(exclude) > 0 && slices.Contains(exclude, id) {
+				continue
+			}
+			if c.conn.Send(frame) {
+				n++
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+func (h *Hub) sendToUids(uids []string, m *Message) int {
+	frame := m.Frame()
+	n := 0
+	for _, uid := range uids {
+		s := &h.uids[h.shard(uid)]
+		s.mu.RLock()
+		for _, c := range s.m[uid] {
+			if c.conn.Send(frame) {
+				n++
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+func (h *Hub) sendToGroups(groups []string, m *Message, exclude []string) int {
+	frame := m.Frame()
+	n := 0
+	for _, g := range groups {
+		s := &h.groups[h.shard(g)]
+		s.mu.RLock()
+		for c := range s.m[g] {
+			if len(exclude) > 0 && slices.Contains(exclude, c.ID) {
+				continue
+			}
+			if c.conn.Send(frame) {
+				n++
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return n
+}
+
+func (h *Hub) uidClients(uid string) []*Client {
+	s := &h.uids[h.shard(uid)]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.m[uid])
+}
+
+func (h *Hub) groupClients(g string) []*Client {
+	s := &h.groups[h.shard(g)]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Client, 0, len(s.m[g]))
+	for c := range s.m[g] {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (h *Hub) allClients() []*Client {
+	var out []*Client
+	for i := range h.clients {
+		s := &h.clients[i]
+		s.mu.RLock()
+		for _, c := range s.m {
+			out = append(out, c)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}
+
+func (h *Hub) allClientIDs() []string { return ids(h.allClients()) }
+
+func (h *Hub) allUIDs() []string { return keys(h.uids[:]) }
+
+func (h *Hub) allGroups() []string { return keys(h.groups[:]) }
+
+func keys[V any](shards []shard[V]) []string {
+	out := []string{}
+	for i := range shards {
+		shards[i].mu.RLock()
+		for k := range shards[i].m {
+			out = append(out, k)
+		}
+		shards[i].mu.RUnlock()
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ClientCount returns the number of connected clients.
+func (h *Hub) ClientCount() int { return count(h.clients[:]) }
+
+// UIDCount returns the number of uids with at least one client.
+func (h *Hub) UIDCount() int { return count(h.uids[:]) }
+
+// GroupCount returns the number of groups with at least one client.
+func (h *Hub) GroupCount() int { return count(h.groups[:]) }
+
+func count[V any](shards []shard[V]) int {
+	n := 0
+	for i := range shards {
+		shards[i].mu.RLock()
+		n += len(shards[i].m)
+		shards[i].mu.RUnlock()
+	}
+	return n
+}
+
+// Session returns a copy of the client's session ({} when never set).
+func (c *Client) Session() map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.session == nil {
+		return map[string]any{}
+	}
+	return cloneMap(c.session)
+}
+
+func ids(cs []*Client) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	slices.Sort(out)
+	return out
+}
+
+func groupUIDs(cs []*Client) []string {
+	seen := map[string]struct{}{}
+	out := []string{}
+	for _, c := range cs {
+		if uid := c.UID(); uid != "" {
+			if _, dup := seen[uid]; !dup {
+				seen[uid] = struct{}{}
+				out = append(out, uid)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sessions(cs []*Client) map[string]any {
+	out := make(map[string]any, len(cs))
+	for _, c := range cs {
+		out[c.ID] = c.Session()
+	}
+	return out
+}

@@ -1,0 +1,380 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"thinkgate/internal/clientid"
+)
+
+// recConn records what the hub queues on it, decoded back into payloads.
+type recConn struct {
+	mu     sync.Mutex
+	frames []string
+	closed int
+	full   bool
+}
+
+func (r *recConn) Send(frame []byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.full || r.closed != 0 {
+		return false
+	}
+	r.frames = append(r.frames, decode(frame))
+	return true
+}
+
+func (r *recConn) Close(code int, _ string) {
+	r.mu.Lock()
+	r.closed = code
+	r.mu.Unlock()
+}
+
+func (r *recConn) got() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.frames...)
+}
+
+func decode(frame []byte) string {
+	f, err := ws.ReadFrame(bytesReader(frame))
+	if err != nil {
+		return "bad frame: " + err.Error()
+	}
+	if f.Header.OpCode == ws.OpBinary {
+		return "bin:" + string(f.Payload)
+	}
+	return string(f.Payload)
+}
+
+type byteReader struct{ b []byte }
+
+func bytesReader(b []byte) *byteReader { return &byteReader{b} }
+func (r *byteReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, fmt.Errorf("eof")
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+func newHub(t *testing.T) *Hub {
+	t.Helper()
+	g, err := clientid.NewGenerator("127.0.0.1", 2900, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(g)
+}
+
+func do(t *testing.T, h *Hub, cmd Command) any {
+	t.Helper()
+	res, err := h.Do(&cmd)
+	if err != nil {
+		t.Fatalf("%s: %v", cmd.Op, err)
+	}
+	return res
+}
+
+func connect(h *Hub, n int) ([]*Client, []*recConn) {
+	cs := make([]*Client, n)
+	rs := make([]*recConn, n)
+	for i := range n {
+		rs[i] = &recConn{}
+		cs[i] = h.Connect(rs[i])
+	}
+	return cs, rs
+}
+
+func msg(s string) *Message { return NewText([]byte(s)) }
+
+func TestSendsReachTheRightClients(t *testing.T) {
+	h := newHub(t)
+	cs, rs := connect(h, 4)
+	do(t, h, Command{Op: OpBindUid, ClientID: cs[0].ID, UIDs: []string{"u1"}})
+	do(t, h, Command{Op: OpBindUid, ClientID: cs[1].ID, UIDs: []string{"u1"}})
+	do(t, h, Command{Op: OpBindUid, ClientID: cs[2].ID, UIDs: []string{"u2"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: cs[1].ID, Groups: []string{"g"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: cs[2].ID, Groups: []string{"g"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: cs[2].ID, Groups: []string{"h"}})
+
+	cases := []struct {
+		name string
+		cmd  Command
+		want any
+		got  [4][]string // what each client has received after this step, cumulatively
+	}{
+		{"toAll", Command{Op: OpSendToAll, Message: msg("a")}, 4,
+			[4][]string{{"a"}, {"a"}, {"a"}, {"a"}}},
+		{"toAll exclude", Command{Op: OpSendToAll, Message: msg("b"), Exclude: []string{cs[0].ID, cs[3].ID}}, 2,
+			[4][]string{{"a"}, {"a", "b"}, {"a", "b"}, {"a"}}},
+		{"toClient", Command{Op: OpSendToClient, ClientID: cs[3].ID, Message: msg("c")}, true,
+			[4][]string{{"a"}, {"a", "b"}, {"a", "b"}, {"a", "c"}}},
+		{"toClient unknown", Command{Op: OpSendToClient, ClientID: "7f000001000000000000", Message: msg("x")}, false,
+			[4][]string{{"a"}, {"a", "b"}, {"a", "b"}, {"a", "c"}}},
+		{"toUid two tabs", Command{Op: OpSendToUid, UIDs: []string{"u1"}, Message: msg("d")}, 2,
+			[4][]string{{"a", "d"}, {"a", "b", "d"}, {"a", "b"}, {"a", "c"}}},
+		{"toUid list", Command{Op: OpSendToUid, UIDs: []string{"u2", "nobody"}, Message: msg("e")}, 1,
+			[4][]string{{"a", "d"}, {"a", "b", "d"}, {"a", "b", "e"}, {"a", "c"}}},
+		{"toGroup exclude", Command{Op: OpSendToGroup, Groups: []string{"g"}, Message: msg("f"), Exclude: []string{cs[1].ID}}, 1,
+			[4][]string{{"a", "d"}, {"a", "b", "d"}, {"a", "b", "e", "f"}, {"a", "c"}}},
+		{"toGroup two groups delivers twice like GatewayWorker", Command{Op: OpSendToGroup, Groups: []string{"g", "h"}, Message: msg("g")}, 3,
+			[4][]string{{"a", "d"}, {"a", "b", "d", "g"}, {"a", "b", "e", "f", "g", "g"}, {"a", "c"}}},
+		{"binary", Command{Op: OpSendToClient, ClientID: cs[0].ID, Message: &Message{Binary: true, Data: []byte{1}}}, true,
+			[4][]string{{"a", "d", "bin:\x01"}, {"a", "b", "d", "g"}, {"a", "b", "e", "f", "g", "g"}, {"a", "c"}}},
+	}
+	for _, tc := range cases {
+		if got := do(t, h, tc.cmd); got != tc.want {
+			t.Fatalf("%s: result %v, want %v", tc.name, got, tc.want)
+		}
+		for i, r := range rs {
+			if got := r.got(); !reflect.DeepEqual(got, tc.got[i]) {
+				t.Fatalf("%s: client %d has %q, want %q", tc.name, i, got, tc.got[i])
+			}
+		}
+	}
+}
+
+func TestUidAndGroupQueries(t *testing.T) {
+	h := newHub(t)
+	cs, _ := connect(h, 3)
+	a, b, c := cs[0].ID, cs[1].ID, cs[2].ID
+	do(t, h, Command{Op: OpBindUid, ClientID: a, UIDs: []string{"u1"}})
+	do(t, h, Command{Op: OpBindUid, ClientID: b, UIDs: []string{"u1"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: a, Groups: []string{"room"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: b, Groups: []string{"room"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: c, Groups: []string{"room"}})
+	do(t, h, Command{Op: OpSetSession, ClientID: c, Session: map[string]any{"name": "c"}})
+
+	sorted := func(s ...string) []string {
+		return ids(func() []*Client { // ids() sorts
+			out := []*Client{}
+			for _, x := range s {
+				out = append(out, &Client{ID: x})
+			}
+			return out
+		}())
+	}
+	cases := []struct {
+		cmd  Command
+		want any
+	}{
+		{Command{Op: OpIsOnline, ClientID: a}, true},
+		{Command{Op: OpIsOnline, ClientID: "7f000001000000000000"}, false},
+		{Command{Op: OpIsUidOnline, UIDs: []string{"u1"}}, true},
+		{Command{Op: OpIsUidOnline, UIDs: []string{"u2"}}, false},
+		{Command{Op: OpGetClientIdByUid, UIDs: []string{"u1"}}, sorted(a, b)},
+		{Command{Op: OpGetClientIdByUid, UIDs: []string{"u2"}}, []string{}},
+		{Command{Op: OpGetUidByClientId, ClientID: a}, "u1"},
+		{Command{Op: OpGetUidByClientId, ClientID: c}, nil},
+		{Command{Op: OpGetAllClientIdCount}, 3},
+		{Command{Op: OpGetAllClientIdList}, sorted(a, b, c)},
+		{Command{Op: OpGetAllUidCount}, 1},
+		{Command{Op: OpGetAllUidList}, []string{"u1"}},
+		{Command{Op: OpGetAllGroupIdList}, []string{"room"}},
+		{Command{Op: OpGetClientIdCountByGroup, Groups: []string{"room"}}, 3},
+		{Command{Op: OpGetClientIdListByGroup, Groups: []string{"room"}}, sorted(a, b, c)},
+		{Command{Op: OpGetUidListByGroup, Groups: []string{"room"}}, []string{"u1"}},
+		{Command{Op: OpGetUidCountByGroup, Groups: []string{"room"}}, 1},
+		{Command{Op: OpGetClientIdCountByGroup, Groups: []string{"none"}}, 0},
+		{Command{Op: OpGetClientSessionsByGroup, Groups: []string{"room"}}, map[string]any{
+			a: map[string]any{}, b: map[string]any{}, c: map[string]any{"name": "c"}}},
+		{Command{Op: OpGetAllClientSessions}, map[string]any{
+			a: map[string]any{}, b: map[string]any{}, c: map[string]any{"name": "c"}}},
+	}
+	for _, tc := range cases {
+		if got := do(t, h, tc.cmd); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s %+v: got %#v, want %#v", tc.cmd.Op, tc.cmd, got, tc.want)
+		}
+	}
+}
+
+func TestOneUidPerClientRebindAndUnbind(t *testing.T) {
+	h := newHub(t)
+	cs, _ := connect(h, 1)
+	a := cs[0].ID
+	do(t, h, Command{Op: OpBindUid, ClientID: a, UIDs: []string{"old"}})
+	do(t, h, Command{Op: OpBindUid, ClientID: a, UIDs: []string{"new"}})
+	if got := do(t, h, Command{Op: OpIsUidOnline, UIDs: []string{"old"}}); got != false {
+		t.Fatal("rebinding kept the old uid")
+	}
+	if got := do(t, h, Command{Op: OpGetAllUidList}); !reflect.DeepEqual(got, []string{"new"}) {
+		t.Fatalf("uids %v", got)
+	}
+	// GatewayWorker ignores the uid given to unbindUid.
+	if got := do(t, h, Command{Op: OpUnbindUid, ClientID: a, UIDs: []string{"whatever"}}); got != true {
+		t.Fatal("unbind of a live client returned false")
+	}
+	if got := do(t, h, Command{Op: OpGetUidByClientId, ClientID: a}); got != nil {
+		t.Fatalf("uid after unbind: %v", got)
+	}
+	if got := do(t, h, Command{Op: OpBindUid, ClientID: "7f000001000000000000", UIDs: []string{"x"}}); got != false {
+		t.Fatal("bind of an unknown client returned true")
+	}
+}
+
+func TestLeaveUngroupAndDisconnectCleanUp(t *testing.T) {
+	h := newHub(t)
+	cs, rs := connect(h, 3)
+	for _, c := range cs {
+		do(t, h, Command{Op: OpJoinGroup, ClientID: c.ID, Groups: []string{"g"}})
+		do(t, h, Command{Op: OpBindUid, ClientID: c.ID, UIDs: []string{"u-" + c.ID}})
+	}
+	do(t, h, Command{Op: OpLeaveGroup, ClientID: cs[0].ID, Groups: []string{"g"}})
+	if got := do(t, h, Command{Op: OpSendToGroup, Groups: []string{"g"}, Message: msg("m")}); got != 2 {
+		t.Fatalf("after leave, group send reached %v", got)
+	}
+	if got := do(t, h, Command{Op: OpUngroup, Groups: []string{"g"}}); got != true {
+		t.Fatal("ungroup of a group with members returned false")
+	}
+	if got := do(t, h, Command{Op: OpUngroup, Groups: []string{"g"}}); got != false {
+		t.Fatal("ungroup of an empty group returned true")
+	}
+	if got := do(t, h, Command{Op: OpGetAllGroupIdList}); !reflect.DeepEqual(got, []string{}) {
+		t.Fatalf("groups after ungroup: %v", got)
+	}
+	do(t, h, Command{Op: OpJoinGroup, ClientID: cs[1].ID, Groups: []string{"g2"}})
+	h.Disconnect(cs[1])
+	h.Disconnect(cs[1]) // twice is harmless
+	if h.ClientCount() != 2 || h.UIDCount() != 2 || h.GroupCount() != 0 {
+		t.Fatalf("after disconnect: %d clients, %d uids, %d groups", h.ClientCount(), h.UIDCount(), h.GroupCount())
+	}
+	if got := do(t, h, Command{Op: OpJoinGroup, ClientID: cs[1].ID, Groups: []string{"g3"}}); got != false {
+		t.Fatal("join of a disconnected client returned true")
+	}
+	if len(rs[1].got()) != 1 {
+		t.Fatalf("client 1 got %v", rs[1].got())
+	}
+}
+
+func TestSessions(t *testing.T) {
+	h := newHub(t)
+	cs, _ := connect(h, 1)
+	a := cs[0].ID
+	if got := do(t, h, Command{Op: OpGetSession, ClientID: a}); !reflect.DeepEqual(got, map[string]any{}) {
+		t.Fatalf("fresh session %v", got)
+	}
+	do(t, h, Command{Op: OpSetSession, ClientID: a, Session: map[string]any{
+		"name": "x", "prefs": map[string]any{"a": 1.0, "b": 2.0}, "tags": []any{"p", "q", "r"}}})
+	do(t, h, Command{Op: OpUpdateSession, ClientID: a, Session: map[string]any{
+		"age": 3.0, "prefs": map[string]any{"b": 9.0}, "tags": []any{"z"}}})
+	want := map[string]any{"name": "x", "age": 3.0, "prefs": map[string]any{"a": 1.0, "b": 9.0}, "tags": []any{"z", "q", "r"}}
+	got := do(t, h, Command{Op: OpGetSession, ClientID: a})
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("merged session %v, want %v", got, want)
+	}
+	got.(map[string]any)["name"] = "mutated by caller"
+	do(t, h, Command{Op: OpSetSession, ClientID: a, Session: map[string]any{"only": true}})
+	if got := do(t, h, Command{Op: OpGetSession, ClientID: a}); !reflect.DeepEqual(got, map[string]any{"only": true}) {
+		t.Fatalf("setSession did not overwrite: %v", got)
+	}
+	if got := do(t, h, Command{Op: OpGetSession, ClientID: "7f000001000000000000"}); got != nil {
+		t.Fatalf("session of unknown client %v", got)
+	}
+}
+
+func TestCloseClientSendsThenCloses(t *testing.T) {
+	h := newHub(t)
+	cs, rs := connect(h, 1)
+	if got := do(t, h, Command{Op: OpCloseClient, ClientID: cs[0].ID, Message: msg("bye")}); got != true {
+		t.Fatal("closeClient returned false")
+	}
+	if !reflect.DeepEqual(rs[0].got(), []string{"bye"}) || rs[0].closed != 1000 {
+		t.Fatalf("got %v, closed %d", rs[0].got(), rs[0].closed)
+	}
+}
+
+func TestInvalidCommands(t *testing.T) {
+	h := newHub(t)
+	for _, cmd := range []Command{
+		{Op: OpSendToAll},
+		{Op: OpSendToUid, Message: msg("x")},
+		{Op: OpSendToUid, UIDs: []string{""}, Message: msg("x")},
+		{Op: OpBindUid, ClientID: "x", UIDs: []string{""}},
+		{Op: OpJoinGroup, ClientID: "x"},
+		{Op: OpUngroup, Groups: []string{""}},
+		{Op: OpIsOnline},
+		{Op: OpSetSession, ClientID: "x"},
+		{Op: OpInvalid},
+	} {
+		if _, err := h.Do(&cmd); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: error %v, want ErrInvalid", cmd, err)
+		}
+	}
+}
+
+func TestFrameIsEncodedOnce(t *testing.T) {
+	m := msg("same bytes")
+	a, b := m.Frame(), m.Frame()
+	if &a[0] != &b[0] {
+		t.Fatal("frame encoded twice")
+	}
+	if decode(a) != "same bytes" || a[0] != 0x81 {
+		t.Fatalf("bad frame % x", a)
+	}
+}
+
+func TestOpNamesRoundTrip(t *testing.T) {
+	if len(Ops()) != 28 {
+		t.Fatalf("%d ops, DESIGN section 2 lists 28", len(Ops()))
+	}
+	for _, op := range Ops() {
+		if back, ok := ParseOp(op.String()); !ok || back != op {
+			t.Errorf("%s does not round-trip", op)
+		}
+	}
+	if _, ok := ParseOp("sendToNobody"); ok {
+		t.Fatal("unknown name parsed")
+	}
+}
+
+// TestConcurrentOperations is for the race detector: binds, joins, sends and
+// disconnects from many goroutines must leave consistent indexes.
+func TestConcurrentOperations(t *testing.T) {
+	h := newHub(t)
+	cs, _ := connect(h, 200)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, c := range cs {
+				uid := fmt.Sprint("u", (i+w)%10)
+				h.Do(&Command{Op: OpBindUid, ClientID: c.ID, UIDs: []string{uid}})
+				h.Do(&Command{Op: OpJoinGroup, ClientID: c.ID, Groups: []string{fmt.Sprint("g", w)}})
+				h.Do(&Command{Op: OpSendToUid, UIDs: []string{uid}, Message: msg("x")})
+				h.Do(&Command{Op: OpSendToGroup, Groups: []string{"g1"}, Message: msg("y")})
+				if i%7 == w {
+					h.Disconnect(c)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	live := map[string]bool{}
+	for _, id := range h.allClientIDs() {
+		live[id] = true
+	}
+	for _, uid := range h.allUIDs() {
+		for _, id := range ids(h.uidClients(uid)) {
+			if !live[id] {
+				t.Fatalf("uid %s still lists disconnected client %s", uid, id)
+			}
+		}
+	}
+	for _, g := range h.allGroups() {
+		for _, id := range ids(h.groupClients(g)) {
+			if !live[id] {
+				t.Fatalf("group %s still lists disconnected client %s", g, id)
+			}
+		}
+	}
+}

@@ -1,0 +1,184 @@
+// Package server wires one thinkgate node together: it opens the configured
+// listeners, connects the WebSocket transport to the hub, serves the HTTP API
+// and the Text port, and shuts everything down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"thinkgate/internal/api"
+	"thinkgate/internal/clientid"
+	"thinkgate/internal/config"
+	"thinkgate/internal/hub"
+	"thinkgate/internal/transport"
+)
+
+// Version is the thinkgate version, set at build time with -ldflags.
+var Version = "dev"
+
+// shutdownGrace bounds how long a graceful shutdown waits for clients and
+// in-flight API calls.
+const shutdownGrace = 10 * time.Second
+
+// Node is one running thinkgate node.
+type Node struct {
+	cfg     config.Config
+	log     *slog.Logger
+	started time.Time
+
+	Hub  *hub.Hub
+	ws   transport.Transport
+	http *http.Server
+	text *api.Text
+
+	listeners map[string]net.Listener
+}
+
+// Listen opens every configured listener, so that an unusable address fails
+// before anything is served. The error names the config key.
+func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
+	ids, err := clientid.NewGenerator(cfg.GWCompat.LanIP, cfg.GWCompat.InnerPort, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("gwcompat.lan_ip: %w", err)
+	}
+	n := &Node{cfg: cfg, log: log, started: time.Now(), Hub: hub.New(ids), listeners: map[string]net.Listener{}}
+	for _, l := range []struct{ name, addr string }{
+		{"ws", cfg.WS.Listen}, {"api", cfg.API.Listen}, {"text", cfg.Text.Listen},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			n.closeListeners()
+			return nil, fmt.Errorf("%s.listen: %w", l.name, err)
+		}
+		n.listeners[l.name] = ln
+	}
+	return n, nil
+}
+
+// Addr returns the bound address of a listener ("ws", "api", "text"), or nil.
+func (n *Node) Addr(name string) net.Addr {
+	if ln := n.listeners[name]; ln != nil {
+		return ln.Addr()
+	}
+	return nil
+}
+
+func (n *Node) closeListeners() {
+	for _, ln := range n.listeners {
+		ln.Close()
+	}
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: clients get
+// a 1001 close frame, in-flight API calls and Text lines finish.
+func (n *Node) Run(ctx context.Context) error {
+	errc := make(chan error, len(n.listeners))
+	var wg sync.WaitGroup
+	serve := func(name string, f func(net.Listener) error) {
+		ln := n.listeners[name]
+		if ln == nil {
+			return
+		}
+		n.log.Info("listening", "listener", name, "addr", ln.Addr().String())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ln); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+
+	hb := n.cfg.Heartbeat
+	n.ws = transport.NewPortable(transport.Options{
+		MaxMessageSize:     n.cfg.WS.MaxMessageSize,
+		MaxSendBuffer:      n.cfg.WS.MaxSendBuffer,
+		HandshakeTimeout:   n.cfg.WS.HandshakeTimeout.Duration,
+		IdleTimeout:        hb.Timeout.Duration,
+		PingReply:          hb.Reply,
+		ServerPing:         hb.ServerPing,
+		ServerPingInterval: hb.ServerPingInterval.Duration,
+	}, &gateway{hub: n.Hub, cfg: n.cfg.WS, log: n.log}, n.log.With("listener", "ws"))
+	n.http = &http.Server{
+		Handler: api.NewHTTP(n.Hub, api.HTTPOptions{
+			Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
+		}, n.log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	n.text = api.NewText(n.Hub, api.TextOptions{Key: n.cfg.Text.Key, MaxLineSize: n.cfg.Text.MaxLineSize}, n.log.With("listener", "text"))
+
+	serve("ws", n.ws.Serve)
+	serve("api", func(ln net.Listener) error {
+		if err := n.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	serve("text", n.text.Serve)
+	n.log.Info("thinkgate started", "version", Version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down")
+	case runErr = <-errc:
+		n.log.Error("listener failed; shutting down", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var errs []error
+	// Backend sources first, so in-flight pushes complete while clients are still there.
+	if err := n.http.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("api shutdown: %w", err))
+	}
+	if err := n.text.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := n.ws.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	wg.Wait()
+	n.log.Info("stopped")
+	return errors.Join(append([]error{runErr}, errs...)...)
+}
+
+// Status is the /status document.
+func (n *Node) Status() any {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	listeners := map[string]any{}
+	for name := range n.listeners {
+		listeners[name] = map[string]any{"addr": n.listeners[name].Addr().String()}
+	}
+	if n.ws != nil && n.listeners["ws"] != nil {
+		listeners["ws"] = map[string]any{"addr": n.listeners["ws"].Addr().String(), "stats": n.ws.Stats()}
+	}
+	if n.text != nil && n.listeners["text"] != nil {
+		listeners["text"] = map[string]any{"addr": n.listeners["text"].Addr().String(),
+			"accepted": n.text.Accepted.Load(), "active": n.text.Active(), "requests": n.text.Requests.Load()}
+	}
+	return map[string]any{
+		"version":        Version,
+		"uptime_seconds": int64(time.Since(n.started).Seconds()),
+		"clients":        n.Hub.ClientCount(),
+		"uids":           n.Hub.UIDCount(),
+		"groups":         n.Hub.GroupCount(),
+		"goroutines":     runtime.NumGoroutine(),
+		"memory": map[string]any{
+			"heap_alloc_bytes": ms.HeapAlloc, "sys_bytes": ms.Sys, "gc_cycles": ms.NumGC,
+		},
+		"listeners": listeners,
+	}
+}

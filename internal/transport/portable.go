@@ -1,0 +1,452 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// closeLinger is how long a closing connection waits for the client's close
+// frame (or EOF) after sending its own, before the socket is dropped.
+const closeLinger = 2 * time.Second
+
+// portable is the goroutine-per-connection Transport: one reader goroutine
+// per client, and a writer goroutine that exists only while the client's
+// queue is not empty.
+type portable struct {
+	opts    Options
+	handler Handler
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[*conn]struct{}
+	shutdown bool
+	done     chan struct{} // closed when the last conn is gone after shutdown
+	stop     chan struct{} // closed by Shutdown
+
+	accepted, handshakeFailed, closedSlow, closedOversize, closedIdle, closedProtocol, received atomic.Uint64
+	active                                                                                      atomic.Int64
+	pingFrame, pingReply                                                                        []byte
+}
+
+// NewPortable returns the portable Transport.
+func NewPortable(opts Options, h Handler, log *slog.Logger) Transport {
+	p := &portable{opts: opts, handler: h, log: log, conns: map[*conn]struct{}{},
+		done: make(chan struct{}), stop: make(chan struct{})}
+	if opts.ServerPing != "" {
+		p.pingFrame = ws.MustCompileFrame(ws.NewTextFrame([]byte(opts.ServerPing)))
+	}
+	if opts.PingReply != "" {
+		p.pingReply = ws.MustCompileFrame(ws.NewTextFrame([]byte(opts.PingReply)))
+	}
+	return p
+}
+
+func (p *portable) Stats() Stats {
+	return Stats{
+		Accepted: p.accepted.Load(), Active: p.active.Load(), HandshakeFailed: p.handshakeFailed.Load(),
+		ClosedSlow: p.closedSlow.Load(), ClosedOversize: p.closedOversize.Load(), ClosedIdle: p.closedIdle.Load(),
+		ClosedProtocol: p.closedProtocol.Load(), MessagesReceived: p.received.Load(),
+	}
+}
+
+func (p *portable) Serve(ln net.Listener) error {
+	p.mu.Lock()
+	if p.shutdown {
+		p.mu.Unlock()
+		return nil
+	}
+	p.ln = ln
+	p.mu.Unlock()
+	if p.pingFrame != nil {
+		go p.pingIdle()
+	}
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-p.stop:
+				return nil
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: wait and go on, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			p.log.Warn("accept failed; retrying", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		p.accepted.Add(1)
+		go p.serveConn(nc)
+	}
+}
+
+func (p *portable) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	if !p.shutdown {
+		p.shutdown = true
+		close(p.stop)
+		if p.ln != nil {
+			p.ln.Close()
+		}
+		if len(p.conns) == 0 {
+			close(p.done)
+		}
+	}
+	conns := make([]*conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close(int(ws.StatusGoingAway), "server shutting down")
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.nc.Close()
+		}
+		return fmt.Errorf("websocket shutdown: %d clients dropped: %w", len(conns), ctx.Err())
+	}
+}
+
+func (p *portable) add(c *conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutdown {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	p.active.Add(1)
+	return true
+}
+
+func (p *portable) remove(c *conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+	p.active.Add(-1)
+	if p.shutdown && len(p.conns) == 0 {
+		close(p.done)
+	}
+}
+
+// pingIdle sends the server ping to clients that were silent for a whole
+// interval (GatewayWorker's pingData).
+func (p *portable) pingIdle() {
+	t := time.NewTicker(p.opts.ServerPingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			idleSince := now.Add(-p.opts.ServerPingInterval).UnixNano()
+			p.mu.Lock()
+			for c := range p.conns {
+				if c.lastRead.Load() <= idleSince {
+					c.Send(p.pingFrame)
+				}
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *portable) serveConn(nc net.Conn) {
+	req := &Request{Header: http.Header{}}
+	up := ws.Upgrader{
+		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
+		OnHeader: func(k, v []byte) error {
+			req.Header.Add(string(k), string(v))
+			return nil
+		},
+	}
+	nc.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
+	if _, err := up.Upgrade(nc); err != nil {
+		p.handshakeFailed.Add(1)
+		p.log.Debug("websocket handshake failed", "remote", nc.RemoteAddr(), "err", err)
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Time{})
+
+	c := &conn{p: p, nc: nc}
+	c.touch()
+	if !p.add(c) {
+		nc.Write(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down"))))
+		nc.Close()
+		return
+	}
+	peer := p.handler.Open(c, req)
+	c.readLoop(peer)
+	c.drop()
+	peer.Closed()
+	p.remove(c)
+}
+
+// conn is one client of the portable transport.
+type conn struct {
+	p        *portable
+	nc       net.Conn
+	lastRead atomic.Int64 // unix nanoseconds of the last frame read
+
+	mu       sync.Mutex
+	queue    [][]byte
+	spare    [][]byte
+	pending  int  // bytes queued or being written
+	writing  bool // a writer goroutine is running
+	closing  bool // a close frame is queued; no more sends
+	closed   bool // the socket is closed
+	lingered bool // the close frame is written
+}
+
+func (c *conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+func (c *conn) touch() { c.lastRead.Store(time.Now().UnixNano()) }
+
+func (c *conn) Send(frame []byte) bool {
+	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	if c.pending+len(frame) > c.p.opts.MaxSendBuffer {
+		c.closed = true
+		c.mu.Unlock()
+		c.p.closedSlow.Add(1)
+		c.p.log.Warn("client closed: send buffer full", "remote", c.nc.RemoteAddr(), "limit", c.p.opts.MaxSendBuffer)
+		c.nc.Close()
+		return false
+	}
+	c.enqueueLocked(frame)
+	return true
+}
+
+func (c *conn) Close(code int, reason string) {
+	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.enqueueLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))))
+}
+
+// enqueueLocked queues frame, starts the writer if none runs, and unlocks.
+func (c *conn) enqueueLocked(frame []byte) {
+	c.queue = append(c.queue, frame)
+	c.pending += len(frame)
+	if c.writing {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.mu.Unlock()
+	go c.write()
+}
+
+// write drains the queue with vectored writes, then exits.
+func (c *conn) write() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 || c.closed {
+			c.writing = false
+			finish := c.closing && !c.closed && !c.lingered
+			c.lingered = c.lingered || finish
+			c.mu.Unlock()
+			if finish {
+				c.linger()
+			}
+			return
+		}
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.mu.Unlock()
+
+		n := 0
+		for _, f := range batch {
+			n += len(f)
+		}
+		bufs := net.Buffers(batch)
+		_, err := bufs.WriteTo(c.nc)
+		clear(batch)
+
+		c.mu.Lock()
+		c.pending -= n
+		c.spare = batch[:0]
+		c.mu.Unlock()
+		if err != nil {
+			c.drop()
+			return
+		}
+	}
+}
+
+// linger half-closes after our close frame and gives the reader a moment to
+// see the client's close frame or EOF before the socket goes.
+func (c *conn) linger() {
+	if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+}
+
+// drop closes the socket now.
+func (c *conn) drop() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// closeWith sends a close frame for a protocol problem and ends reading.
+func (c *conn) closeWith(code ws.StatusCode, reason string, counter *atomic.Uint64) {
+	counter.Add(1)
+	c.p.log.Debug("client closed", "remote", c.nc.RemoteAddr(), "code", code, "reason", reason)
+	c.Close(int(code), reason)
+}
+
+// readLoop reads frames until the connection ends or misbehaves.
+func (c *conn) readLoop(peer Peer) {
+	br := bufio.NewReaderSize(c.nc, 2048)
+	var (
+		msg       []byte
+		msgBinary bool
+		inMessage bool
+	)
+	for {
+		if d := c.p.opts.IdleTimeout; d > 0 && !c.isClosing() {
+			c.nc.SetReadDeadline(time.Now().Add(d))
+		}
+		h, err := ws.ReadHeader(br)
+		if err != nil {
+			c.readError(err)
+			return
+		}
+		c.touch()
+		if perr := checkHeader(h); perr != "" {
+			c.closeWith(ws.StatusProtocolError, perr, &c.p.closedProtocol)
+			c.drain(br)
+			return
+		}
+		if !h.OpCode.IsControl() && (h.Length > int64(c.p.opts.MaxMessageSize) || int64(len(msg))+h.Length > int64(c.p.opts.MaxMessageSize)) {
+			c.closeWith(ws.StatusMessageTooBig, "message too big", &c.p.closedOversize)
+			c.drain(br)
+			return
+		}
+		payload := make([]byte, h.Length)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			c.readError(err)
+			return
+		}
+		ws.Cipher(payload, h.Mask, 0)
+
+		switch h.OpCode {
+		case ws.OpPing:
+			c.Send(ws.MustCompileFrame(ws.NewPongFrame(payload)))
+			continue
+		case ws.OpPong:
+			continue
+		case ws.OpClose:
+			code, reason := ws.ParseCloseFrameData(payload)
+			if code.Empty() {
+				code = ws.StatusNormalClosure
+			}
+			c.p.log.Debug("client sent close", "remote", c.nc.RemoteAddr(), "code", code, "reason", reason)
+			c.Close(int(code), "")
+			c.drain(br)
+			return
+		case ws.OpContinuation:
+			if !inMessage {
+				c.closeWith(ws.StatusProtocolError, "continuation without a message", &c.p.closedProtocol)
+				c.drain(br)
+				return
+			}
+			msg = append(msg, payload...)
+		default: // text or binary
+			if inMessage {
+				c.closeWith(ws.StatusProtocolError, "new message inside a fragmented one", &c.p.closedProtocol)
+				c.drain(br)
+				return
+			}
+			msg, msgBinary, inMessage = payload, h.OpCode == ws.OpBinary, true
+		}
+		if !h.Fin {
+			continue
+		}
+		inMessage = false
+		if !msgBinary && !utf8.Valid(msg) {
+			c.closeWith(ws.StatusInvalidFramePayloadData, "text message is not UTF-8", &c.p.closedProtocol)
+			c.drain(br)
+			return
+		}
+		if c.isClosing() {
+			msg = nil
+			continue
+		}
+		c.p.received.Add(1)
+		if !msgBinary && string(msg) == "ping" {
+			if c.p.pingReply != nil {
+				c.Send(c.p.pingReply)
+			}
+		} else {
+			peer.Message(msgBinary, msg)
+		}
+		msg = nil
+	}
+}
+
+// checkHeader returns why a client frame header is not acceptable, or "".
+func checkHeader(h ws.Header) string {
+	switch {
+	case !h.Masked:
+		return "client frames must be masked"
+	case h.Rsv != 0:
+		return "no extension negotiated"
+	case h.OpCode.IsReserved():
+		return "reserved opcode"
+	case h.OpCode.IsControl() && (!h.Fin || h.Length > 125):
+		return "bad control frame"
+	}
+	return ""
+}
+
+func (c *conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing || c.closed
+}
+
+// drain reads and discards until the close handshake ends: the client's EOF
+// or close reply, or the linger deadline set once our close frame is out.
+func (c *conn) drain(br *bufio.Reader) {
+	c.nc.SetReadDeadline(time.Now().Add(2 * closeLinger))
+	io.Copy(io.Discard, io.LimitReader(br, 1<<20))
+}
+
+func (c *conn) readError(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) && !c.isClosing() {
+		c.p.closedIdle.Add(1)
+		c.p.log.Debug("client closed: idle", "remote", c.nc.RemoteAddr(), "timeout", c.p.opts.IdleTimeout)
+	}
+}

@@ -1,0 +1,82 @@
+// Package transport is the connection layer: it accepts WebSocket clients,
+// runs the handshake, reads and validates frames, keeps each client's bounded
+// write queue, enforces heartbeats and limits, and hands complete messages to
+// a Handler. Transport is the interface; NewPortable is the portable
+// goroutine-per-connection implementation (an epoll one comes later behind
+// the same interface).
+package transport
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Transport serves WebSocket clients on a listener.
+type Transport interface {
+	// Serve accepts connections on ln until Shutdown; it returns nil after
+	// Shutdown and an error if accepting fails otherwise.
+	Serve(ln net.Listener) error
+	// Shutdown stops accepting, sends every client a close frame with 1001
+	// (going away) and waits until they are gone or ctx ends, when the rest
+	// are dropped.
+	Shutdown(ctx context.Context) error
+	// Stats returns the listener's counters.
+	Stats() Stats
+}
+
+// Conn is one client connection. Send and Close never block.
+type Conn interface {
+	// Send queues an encoded server frame; false when closed or too slow.
+	Send(frame []byte) bool
+	// Close queues a close frame after what is queued, then closes.
+	Close(code int, reason string)
+	// RemoteAddr is the client's address.
+	RemoteAddr() net.Addr
+}
+
+// Request is what the client's handshake asked for.
+type Request struct {
+	URI    string
+	Header http.Header
+}
+
+// Handler is told about every connection that completes its handshake.
+type Handler interface {
+	// Open is called once the handshake is written; the returned Peer gets
+	// the connection's messages and its end.
+	Open(c Conn, r *Request) Peer
+}
+
+// Peer receives the events of one connection, from one goroutine at a time.
+type Peer interface {
+	// Message is a complete text or binary message (not a heartbeat 'ping').
+	// data is only valid during the call.
+	Message(binary bool, data []byte)
+	// Closed is called once, after the connection is gone.
+	Closed()
+}
+
+// Options are the limits and heartbeat settings of a Transport.
+type Options struct {
+	MaxMessageSize     int           // largest inbound message; above it the client is closed with 1009
+	MaxSendBuffer      int           // bytes queued per client before it is closed as too slow
+	HandshakeTimeout   time.Duration // time to finish the handshake
+	IdleTimeout        time.Duration // close a client silent this long; 0 disables
+	PingReply          string        // answer to the text message "ping"; empty sends nothing
+	ServerPing         string        // sent to clients idle for ServerPingInterval; empty sends nothing
+	ServerPingInterval time.Duration
+}
+
+// Stats counts what happened on one transport.
+type Stats struct {
+	Accepted         uint64 `json:"accepted"`
+	Active           int64  `json:"active"`
+	HandshakeFailed  uint64 `json:"handshake_failed"`
+	ClosedSlow       uint64 `json:"closed_slow"`
+	ClosedOversize   uint64 `json:"closed_oversize"`
+	ClosedIdle       uint64 `json:"closed_idle"`
+	ClosedProtocol   uint64 `json:"closed_protocol_error"`
+	MessagesReceived uint64 `json:"messages_received"`
+}
