@@ -214,7 +214,9 @@ func TestAPIErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		status, body := s.post(tc.path, tc.body, "")
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		json.Unmarshal(body, &e)
 		if status != tc.status || e.Error.Code != tc.code || e.Error.Message == "" {
 			t.Errorf("%s %v: %d %s, want %d %s", tc.path, tc.body, status, body, tc.status, tc.code)
