@@ -24,16 +24,16 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // The stable error codes.
 const (
-	CodeInvalidJSON    = "invalid_json"
-	CodeInvalidParams  = "invalid_params"
-	CodeUnknownMethod  = "unknown_method"
-	CodeUnauthorized   = "unauthorized"
-	CodeTooLarge       = "too_large"
-	CodeNotAllowed     = "method_not_allowed"
-	CodeNotFound       = "not_found"
-	CodeInternal       = "internal"
-	CodeShuttingDown   = "shutting_down"
-	statusInvalid      = 422
+	CodeInvalidJSON   = "invalid_json"
+	CodeInvalidParams = "invalid_params"
+	CodeUnknownMethod = "unknown_method"
+	CodeUnauthorized  = "unauthorized"
+	CodeTooLarge      = "too_large"
+	CodeNotAllowed    = "method_not_allowed"
+	CodeNotFound      = "not_found"
+	CodeInternal      = "internal"
+	CodeShuttingDown  = "shutting_down"
+	statusInvalid     = 422
 )
 
 func errorf(status int, code, format string, args ...any) *Error {
