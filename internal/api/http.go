@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"thinkgate/internal/hub"
@@ -25,6 +26,7 @@ type HTTPOptions struct {
 //	POST /api/batch         body: [{"method": ..., "params": {...}}, ...] -> {"replies": [{"result": ...} | {"error": ...}]}
 //	GET  /healthz           -> ok
 //	GET  /status            -> the Status document
+//	GET  /debug/pprof/...   -> Go's profiler (net/http/pprof)
 //
 // Errors are {"error": {"code", "message"}} with a 4xx status.
 func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) http.Handler {
@@ -38,6 +40,9 @@ func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) http.Handler {
 		writeJSON(w, http.StatusOK, opts.Status())
 	}))
 	mux.HandleFunc("/api/", a.auth(a.serveAPI))
+	// Go's profiler, for operators chasing CPU or memory: same auth as the API.
+	mux.HandleFunc("/debug/pprof/", a.auth(pprof.Index))
+	mux.HandleFunc("/debug/pprof/profile", a.auth(pprof.Profile))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no such endpoint %s; operations are POST /api/<name>", r.URL.Path))
 	})

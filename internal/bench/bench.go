@@ -1,10 +1,488 @@
-// Package bench is thinkgate's load tool.
+// Package bench is thinkgate's load tool (`thinkgate bench`). It spreads N
+// WebSocket clients over several worker processes and 127.0.0.x source
+// addresses, binds uids and groups through the HTTP API, then measures the
+// connect rate, the server's RSS per connection, sendToUid latency at a fixed
+// rate, and sendToAll fan-out, with the server's CPU time per delivery read
+// from /proc so that the figure does not depend on the client's speed.
 package bench
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
 )
 
-// Main runs the load tool.
-func Main(args []string, stdout, stderr io.Writer) error { return errors.New("todo") }
+type options struct {
+	ws, api, key    string
+	n, procs        int
+	rate            int
+	duration        time.Duration
+	rounds          int
+	pid             int
+	groups          int
+	concurrency     int
+	senders         int
+	markdown        bool
+	floor           bool
+	firstSource     int
+	sourcesPerProcs int
+}
+
+// Main runs the load tool with command-line args.
+func Main(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "worker" {
+		return workerMain(args[1:])
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := options{}
+	fs.StringVar(&o.ws, "ws", "ws://127.0.0.1:2828/", "WebSocket URL of the server")
+	fs.StringVar(&o.api, "api", "http://127.0.0.1:2829", "HTTP API base URL")
+	fs.StringVar(&o.key, "key", "", "API key, if the server has api.key")
+	fs.IntVar(&o.n, "n", 1000, "connections")
+	fs.IntVar(&o.procs, "procs", 2, "client worker processes (each holds n/procs connections)")
+	fs.IntVar(&o.rate, "rate", 2000, "sendToUid pushes per second in the latency phase")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the latency phase")
+	fs.IntVar(&o.rounds, "rounds", 30, "sendToAll rounds in the fan-out phase")
+	fs.IntVar(&o.pid, "pid", 0, "server process id, for RSS and CPU from /proc (0: not measured)")
+	fs.IntVar(&o.groups, "groups", 10, "groups the clients are spread over")
+	fs.IntVar(&o.concurrency, "dial-concurrency", 64, "concurrent dials per worker")
+	fs.IntVar(&o.senders, "senders", 32, "concurrent API requests in the latency phase")
+	fs.BoolVar(&o.markdown, "markdown", false, "print the result as a Markdown table row")
+	fs.BoolVar(&o.floor, "floor", true, "first measure the kernel floor: the same clients read the same frames from a bare write loop")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: thinkgate bench [flags]   (against a running thinkgate; see docs/BENCHMARKS.md)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.n < 1 || o.procs < 1 || o.rate < 1 || o.rounds < 1 {
+		return errors.New("-n, -procs, -rate and -rounds must be at least 1")
+	}
+	o.firstSource, o.sourcesPerProcs = 2, 250/o.procs
+	r, err := run(o, stderr)
+	if err != nil {
+		return err
+	}
+	r.print(stdout, o.markdown)
+	return nil
+}
+
+func workerMain(args []string) error {
+	fs := flag.NewFlagSet("bench worker", flag.ContinueOnError)
+	url := fs.String("ws", "", "")
+	floor := fs.String("floor", "", "")
+	n := fs.Int("n", 0, "")
+	first := fs.Int("first-source", 2, "")
+	sources := fs.Int("sources", 1, "")
+	conc := fs.Int("concurrency", 64, "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return runWorker(*url, *floor, *n, *first, *sources, *conc, os.Stdin, os.Stdout)
+}
+
+// worker is the coordinator's handle on one worker process.
+type worker struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	msgs  chan workerMsg
+	n     int
+}
+
+func startWorker(o options, i, n int, floorAddr string) (*worker, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding own binary: %w", err)
+	}
+	cmd := exec.Command(self, "bench", "worker", "-ws", o.ws, "-n", strconv.Itoa(n),
+		"-first-source", strconv.Itoa(o.firstSource+i*o.sourcesPerProcs), "-sources", strconv.Itoa(o.sourcesPerProcs),
+		"-concurrency", strconv.Itoa(o.concurrency), "-floor", floorAddr)
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting worker: %w", err)
+	}
+	w := &worker{cmd: cmd, stdin: stdin, msgs: make(chan workerMsg, 1024), n: n}
+	go func() {
+		defer close(w.msgs)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 256<<20)
+		for sc.Scan() {
+			var m workerMsg
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				w.msgs <- m
+			}
+		}
+	}()
+	return w, nil
+}
+
+func (w *worker) next(kind string, timeout time.Duration) (workerMsg, error) {
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m, ok := <-w.msgs:
+			if !ok {
+				return m, errors.New("worker exited")
+			}
+			if m.Type == "error" {
+				return m, fmt.Errorf("worker: %s", m.Error)
+			}
+			if m.Type == kind {
+				return m, nil
+			}
+		case <-deadline:
+			return workerMsg{}, fmt.Errorf("worker sent no %q within %s", kind, timeout)
+		}
+	}
+}
+
+// result is everything one run measured.
+type result struct {
+	N                                 int
+	ConnectPerSec                     float64
+	RSSPerConnKiB                     float64
+	RSSMiB                            float64
+	Rate                              int
+	Pushes                            int
+	Received                          int
+	P50, P99, Max                     time.Duration
+	CPUPerPushUS                      float64
+	FanoutMS                          float64 // median time until the last client has a sendToAll
+	FanoutMaxMS                       float64
+	DeliveriesPerS                    float64
+	CPUPerDeliverUS                   float64
+	UserPerDeliverUS, SysPerDeliverUS float64
+	FloorPerWriteUS                   float64 // CPU per write of a bare write loop to the same clients
+}
+
+func run(o options, log io.Writer) (*result, error) {
+	res := &result{N: o.n, Rate: o.rate}
+	rssBefore := rssKiB(o.pid)
+
+	var floorLn net.Listener
+	floorAddr := ""
+	if o.floor {
+		var err error
+		if floorLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("floor listener: %w", err)
+		}
+		defer floorLn.Close()
+		floorAddr = floorLn.Addr().String()
+	}
+
+	// Connect.
+	workers := make([]*worker, o.procs)
+	for i := range workers {
+		n := o.n / o.procs
+		if i < o.n%o.procs {
+			n++
+		}
+		w, err := startWorker(o, i, n, floorAddr)
+		if err != nil {
+			return nil, err
+		}
+		workers[i] = w
+		defer func() {
+			fmt.Fprintln(w.stdin, "quit")
+			w.stdin.Close()
+			w.cmd.Wait()
+		}()
+	}
+	if o.floor {
+		perWrite, err := measureFloor(floorLn, workers, o)
+		if err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		res.FloorPerWriteUS = perWrite
+		fmt.Fprintf(log, "floor: %.2f us of CPU per bare write to %d clients\n", perWrite, o.n)
+	}
+	var ids []string
+	var connectSec float64
+	for _, w := range workers {
+		m, err := w.next("ready", 10*time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, m.IDs...)
+		connectSec = max(connectSec, m.ConnectSec)
+	}
+	res.ConnectPerSec = float64(o.n) / connectSec
+	fmt.Fprintf(log, "connected %d clients in %.2fs\n", o.n, connectSec)
+	time.Sleep(500 * time.Millisecond)
+	if rssBefore > 0 {
+		after := rssKiB(o.pid)
+		res.RSSMiB = float64(after) / 1024
+		res.RSSPerConnKiB = float64(after-rssBefore) / float64(o.n)
+	}
+
+	// Bind uid u<i> and group g<i % groups>, 500 clients per batch request.
+	api := &apiClient{base: strings.TrimRight(o.api, "/"), key: o.key,
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.senders}}}
+	for start := 0; start < len(ids); start += 500 {
+		var batch []map[string]any
+		for i := start; i < min(start+500, len(ids)); i++ {
+			batch = append(batch,
+				map[string]any{"method": "bindUid", "params": map[string]any{"client_id": ids[i], "uid": fmt.Sprint("u", i)}},
+				map[string]any{"method": "joinGroup", "params": map[string]any{"client_id": ids[i], "group": fmt.Sprint("g", i%o.groups)}})
+		}
+		if _, err := api.post("batch", batch); err != nil {
+			return nil, fmt.Errorf("binding: %w", err)
+		}
+	}
+	fmt.Fprintf(log, "bound %d uids and %d groups\n", len(ids), o.groups)
+
+	// Latency: sendToUid to a random uid at a fixed rate; the payload carries
+	// the send time and each client records arrival minus send time.
+	cpu0, measured := cpuSeconds(o.pid)
+	pushes := o.rate * int(o.duration.Seconds())
+	res.Pushes = pushes
+	jobs := make(chan int, o.senders)
+	var sendErr error
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	for range o.senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				uid := fmt.Sprint("u", i)
+				data := fmt.Sprintf("l %d", time.Now().UnixNano())
+				if _, err := api.post("sendToUid", map[string]any{"uid": uid, "data": data}); err != nil {
+					errOnce.Do(func() { sendErr = err })
+				}
+			}
+		}()
+	}
+	interval := time.Second / time.Duration(o.rate)
+	begin := time.Now()
+	for k := range pushes {
+		if d := time.Until(begin.Add(time.Duration(k) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		jobs <- rand.IntN(len(ids))
+	}
+	close(jobs)
+	wg.Wait()
+	if sendErr != nil {
+		return nil, fmt.Errorf("sendToUid: %w", sendErr)
+	}
+	cpu1, _ := cpuSeconds(o.pid)
+	time.Sleep(500 * time.Millisecond)
+	var lat []int64
+	for _, w := range workers {
+		fmt.Fprintln(w.stdin, "latencies")
+		m, err := w.next("latencies", time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		if m.Lost > 0 {
+			return nil, fmt.Errorf("%d connections ended during the run", m.Lost)
+		}
+		lat = append(lat, m.Latencies...)
+	}
+	slices.Sort(lat)
+	res.Received = len(lat)
+	if len(lat) > 0 {
+		res.P50 = time.Duration(lat[len(lat)/2])
+		res.P99 = time.Duration(lat[len(lat)*99/100])
+		res.Max = time.Duration(lat[len(lat)-1])
+	}
+	if measured {
+		res.CPUPerPushUS = (cpu1.total() - cpu0.total()) / float64(pushes) * 1e6
+	}
+	fmt.Fprintf(log, "sendToUid: %d pushes at %d/s, p50 %s p99 %s max %s\n", pushes, o.rate, res.P50, res.P99, res.Max)
+
+	// Fan-out: one sendToAll at a time; a round ends when every client has it.
+	var fan []float64
+	cpu0, _ = cpuSeconds(o.pid)
+	for r := 1; r <= o.rounds; r++ {
+		t := time.Now().UnixNano()
+		if _, err := api.post("sendToAll", map[string]any{"data": fmt.Sprintf("b %d %d", r, t)}); err != nil {
+			return nil, fmt.Errorf("sendToAll: %w", err)
+		}
+		var last int64
+		for _, w := range workers {
+			m, err := w.next("round", time.Minute)
+			if err != nil {
+				return nil, fmt.Errorf("round %d: %w", r, err)
+			}
+			last = max(last, m.LastNanos)
+		}
+		fan = append(fan, float64(last-t)/1e6)
+	}
+	cpu1, _ = cpuSeconds(o.pid)
+	slices.Sort(fan)
+	res.FanoutMS = fan[len(fan)/2]
+	res.FanoutMaxMS = fan[len(fan)-1]
+	res.DeliveriesPerS = float64(o.n) / (res.FanoutMS / 1e3)
+	if measured {
+		d := float64(o.rounds*o.n) / 1e6
+		res.CPUPerDeliverUS = (cpu1.total() - cpu0.total()) / d
+		res.UserPerDeliverUS = (cpu1.user - cpu0.user) / d
+		res.SysPerDeliverUS = (cpu1.sys - cpu0.sys) / d
+	}
+	return res, nil
+}
+
+// measureFloor accepts the workers' plain TCP connections and writes the
+// same kind of frame thinkgate sends to each, rounds times, with nothing but
+// a write syscall per client: the kernel's cost of a delivery on this box.
+// It returns this process's CPU microseconds per write.
+func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error) {
+	var fds []int
+	var conns []io.Closer
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for len(fds) < o.n {
+		c, err := ln.Accept()
+		if err != nil {
+			return 0, err
+		}
+		conns = append(conns, c)
+		raw, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			return 0, err
+		}
+		// The fd stays valid while c is open; writing it directly is the
+		// floor: no Go poller, no locks, one syscall per delivery.
+		raw.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
+	}
+	for _, w := range workers {
+		if _, err := w.next("floor-ready", 10*time.Minute); err != nil {
+			return 0, err
+		}
+	}
+	cpu0, measured := cpuSeconds(os.Getpid())
+	for r := 1; r <= o.rounds; r++ {
+		frame := ws.MustCompileFrame(ws.NewTextFrame([]byte(fmt.Sprintf("f %d %d", r, time.Now().UnixNano()))))
+		for _, fd := range fds {
+			if n, err := syscall.Write(fd, frame); err != nil || n != len(frame) {
+				return 0, fmt.Errorf("bare write: %d bytes, %v", n, err)
+			}
+		}
+		for _, w := range workers {
+			if _, err := w.next("round", time.Minute); err != nil {
+				return 0, err
+			}
+		}
+	}
+	cpu1, _ := cpuSeconds(os.Getpid())
+	for _, w := range workers {
+		fmt.Fprintln(w.stdin, "floor-done")
+	}
+	if !measured {
+		return 0, errors.New("cannot read own CPU time")
+	}
+	return (cpu1.total() - cpu0.total()) / float64(o.rounds*o.n) * 1e6, nil
+}
+
+func (r *result) print(w io.Writer, markdown bool) {
+	if markdown {
+		fmt.Fprintf(w, "| %d | %.0f | %.1f | %d/s | %s | %s | %s | %.1f | %.1f | %.0f | %.2f | %.2f | %.2f |\n",
+			r.N, r.ConnectPerSec, r.RSSPerConnKiB, r.Rate, ms(r.P50), ms(r.P99), ms(r.Max), r.CPUPerPushUS,
+			r.FanoutMS, r.DeliveriesPerS, r.CPUPerDeliverUS, r.FloorPerWriteUS, r.CPUPerDeliverUS/r.FloorPerWriteUS)
+		return
+	}
+	fmt.Fprintf(w, "connections             %d\n", r.N)
+	fmt.Fprintf(w, "connect rate            %.0f/s\n", r.ConnectPerSec)
+	fmt.Fprintf(w, "server RSS              %.1f MiB (%.2f KiB per connection)\n", r.RSSMiB, r.RSSPerConnKiB)
+	fmt.Fprintf(w, "sendToUid               %d at %d/s, %d received\n", r.Pushes, r.Rate, r.Received)
+	fmt.Fprintf(w, "  latency p50/p99/max   %s / %s / %s ms\n", ms(r.P50), ms(r.P99), ms(r.Max))
+	fmt.Fprintf(w, "  server CPU per push   %.1f us\n", r.CPUPerPushUS)
+	fmt.Fprintf(w, "sendToAll fan-out       median %.1f ms (max %.1f ms) until the last client has it\n", r.FanoutMS, r.FanoutMaxMS)
+	fmt.Fprintf(w, "  deliveries            %.0f/s\n", r.DeliveriesPerS)
+	fmt.Fprintf(w, "  server CPU/delivery   %.2f us (user %.2f, system %.2f)\n", r.CPUPerDeliverUS, r.UserPerDeliverUS, r.SysPerDeliverUS)
+	if r.FloorPerWriteUS > 0 {
+		fmt.Fprintf(w, "  kernel floor          %.2f us per bare write to the same clients; thinkgate/floor = %.2f\n", r.FloorPerWriteUS, r.CPUPerDeliverUS/r.FloorPerWriteUS)
+	}
+}
+
+func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) }
+
+type apiClient struct {
+	base, key string
+	http      *http.Client
+}
+
+func (a *apiClient) post(method string, body any) ([]byte, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", a.base+"/api/"+method, bytes.NewReader(b))
+	if a.key != "" {
+		req.Header.Set("Authorization", "Bearer "+a.key)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, out)
+	}
+	return out, err
+}
+
+// rssKiB reads VmRSS of pid from /proc (0 when pid is 0 or unreadable).
+func rssKiB(pid int) int64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// cpuTimes is a process's user and system CPU time in seconds.
+type cpuTimes struct{ user, sys float64 }
+
+func (c cpuTimes) total() float64 { return c.user + c.sys }
+
+// cpuSeconds reads the CPU times of pid from /proc/<pid>/stat (ok false when
+// pid is 0 or unreadable).
+func cpuSeconds(pid int) (cpuTimes, bool) {
+	if pid == 0 {
+		return cpuTimes{}, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return cpuTimes{}, false
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return cpuTimes{utime / 100, stime / 100}, true // USER_HZ is 100 on Linux
+}

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"thinkgate/internal/clientid"
 )
@@ -367,23 +369,54 @@ func (h *Hub) ungroup(g string) bool {
 	return len(members) > 0
 }
 
+// parallelFanout is the client count from which sendToAll spreads its shards
+// over all cores: below it, starting goroutines costs more than it saves.
+const parallelFanout = 4096
+
 func (h *Hub) sendToAll(m *Message, exclude []string) int {
 	frame := m.Frame()
-	n := 0
-	for i := range h.clients {
-		s := &h.clients[i]
-		s.mu.RLock()
-		for id, c := range s.m {
-			if len(exclude) > 0 && slices.Contains(exclude, id) {
-				continue
-			}
-			if c.conn.Send(frame) {
-				n++
-			}
+	var skip map[string]struct{}
+	if len(exclude) > 0 {
+		skip = make(map[string]struct{}, len(exclude))
+		for _, id := range exclude {
+			skip[id] = struct{}{}
 		}
-		s.mu.RUnlock()
 	}
-	return n
+	send := func(from, to int) int {
+		n := 0
+		for i := from; i < to; i++ {
+			s := &h.clients[i]
+			s.mu.RLock()
+			for id, c := range s.m {
+				if skip != nil {
+					if _, ok := skip[id]; ok {
+						continue
+					}
+				}
+				if c.conn.Send(frame) {
+					n++
+				}
+			}
+			s.mu.RUnlock()
+		}
+		return n
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if workers == 1 || h.ClientCount() < parallelFanout {
+		return send(0, shardCount)
+	}
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	per := (shardCount + workers - 1) / workers
+	for from := 0; from < shardCount; from += per {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			total.Add(int64(send(from, min(from+per, shardCount))))
+		}()
+	}
+	wg.Wait()
+	return int(total.Load())
 }
 
 func (h *Hub) sendToUids(uids []string, m *Message) int {

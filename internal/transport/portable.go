@@ -12,8 +12,10 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gobwas/ws"
 )
@@ -191,6 +193,9 @@ func (p *portable) serveConn(nc net.Conn) {
 	nc.SetDeadline(time.Time{})
 
 	c := &conn{p: p, nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
 	c.touch()
 	if !p.add(c) {
 		nc.Write(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down"))))
@@ -208,7 +213,8 @@ func (p *portable) serveConn(nc net.Conn) {
 type conn struct {
 	p        *portable
 	nc       net.Conn
-	lastRead atomic.Int64 // unix nanoseconds of the last frame read
+	raw      syscall.RawConn // for non-blocking direct writes; nil if the conn has none
+	lastRead atomic.Int64    // unix nanoseconds of the last frame read
 
 	mu       sync.Mutex
 	queue    [][]byte
@@ -238,8 +244,45 @@ func (c *conn) Send(frame []byte) bool {
 		c.nc.Close()
 		return false
 	}
+	if !c.writing && c.raw != nil {
+		// Nothing queued: try to hand the frame to the kernel right here, one
+		// syscall and no goroutine; queue only what the socket did not take.
+		n, err := c.writeNow(frame)
+		if err != nil {
+			c.closed = true
+			c.mu.Unlock()
+			c.nc.Close()
+			return false
+		}
+		if n == len(frame) {
+			c.mu.Unlock()
+			return true
+		}
+		frame = frame[n:]
+	}
 	c.enqueueLocked(frame)
 	return true
+}
+
+// writeNow makes one non-blocking write attempt; a full socket buffer is not
+// an error, it just writes less.
+func (c *conn) writeNow(b []byte) (int, error) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		// A raw syscall: the socket is non-blocking, so the call cannot park
+		// the thread and the scheduler need not hand this P to another thread.
+		r, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch errno {
+		case 0:
+			n = int(r)
+		case syscall.EAGAIN, syscall.EINTR:
+		default:
+			werr = errno
+		}
+		return true // never wait for writability here
+	})
+	return n, errors.Join(err, werr)
 }
 
 func (c *conn) Close(code int, reason string) {

@@ -1,0 +1,250 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"thinkgate/internal/wsclient"
+)
+
+// Messages between the coordinator and its workers, one JSON object a line
+// on the worker's stdout; the coordinator writes plain command lines
+// ("floor-done", "latencies", "quit") to the worker's stdin.
+type workerMsg struct {
+	Type       string   `json:"type"`                  // "floor-ready", "ready", "round", "latencies", "error"
+	IDs        []string `json:"ids,omitempty"`         // ready: client ids in connection order
+	ConnectSec float64  `json:"connect_sec,omitempty"` // ready: time to connect all
+	Round      int      `json:"round,omitempty"`       // round: which broadcast ("f" rounds are negative)
+	LastNanos  int64    `json:"last_nanos,omitempty"`  // round: unix ns when the last client had it
+	Latencies  []int64  `json:"latencies,omitempty"`   // latencies: sendToUid latencies in ns
+	Lost       int64    `json:"lost,omitempty"`        // latencies: connections that ended early
+	Error      string   `json:"error,omitempty"`
+}
+
+// Payloads are plain text so clients parse them cheaply:
+//
+//	"l <unix ns>"           a sendToUid latency probe
+//	"b <round> <unix ns>"   a sendToAll round
+//	"f <round> <unix ns>"   a round of the bare-write floor
+func parsePayload(p []byte) (kind byte, round int, t int64, ok bool) {
+	f := strings.Fields(string(p))
+	switch {
+	case len(f) == 2 && f[0] == "l":
+		t, err := strconv.ParseInt(f[1], 10, 64)
+		return 'l', 0, t, err == nil
+	case len(f) == 3 && (f[0] == "b" || f[0] == "f"):
+		r, err1 := strconv.Atoi(f[1])
+		t, err2 := strconv.ParseInt(f[2], 10, 64)
+		return f[0][0], r, t, err1 == nil && err2 == nil
+	}
+	return 0, 0, 0, false
+}
+
+// receiver records what the worker's connections receive.
+type receiver struct {
+	n    int // connections that must see a round before it is reported
+	emit func(workerMsg)
+
+	latMu     sync.Mutex
+	latencies []int64
+	lost      atomic.Int64
+	rounds    sync.Map // round -> *atomic.Int64 count
+}
+
+// read parses server frames from r until it fails; quiet suppresses the
+// "lost" count for connections closed on purpose.
+func (rc *receiver) read(r io.Reader, quiet *atomic.Bool) {
+	for {
+		h, err := ws.ReadHeader(r)
+		if err != nil {
+			if !quiet.Load() {
+				rc.lost.Add(1)
+			}
+			return
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(r, p); err != nil {
+			if !quiet.Load() {
+				rc.lost.Add(1)
+			}
+			return
+		}
+		now := time.Now().UnixNano()
+		kind, round, t, ok := parsePayload(p)
+		switch {
+		case !ok:
+		case kind == 'l':
+			rc.latMu.Lock()
+			rc.latencies = append(rc.latencies, now-t)
+			rc.latMu.Unlock()
+		default:
+			if kind == 'f' {
+				round = -round
+			}
+			v, _ := rc.rounds.LoadOrStore(round, new(atomic.Int64))
+			if int(v.(*atomic.Int64).Add(1)) == rc.n {
+				rc.emit(workerMsg{Type: "round", Round: round, LastNanos: now})
+			}
+		}
+	}
+}
+
+// runWorker is one client process: optionally the bare-TCP floor first, then
+// n WebSocket connections from source addresses 127.0.0.<first..>, then it
+// records what arrives until told to quit.
+func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, stdin io.Reader, stdout io.Writer) error {
+	raiseFileLimit()
+	out := json.NewEncoder(stdout)
+	var outMu sync.Mutex
+	emit := func(m workerMsg) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		out.Encode(m)
+	}
+	fail := func(err error) error {
+		emit(workerMsg{Type: "error", Error: err.Error()})
+		return err
+	}
+	cmds := bufio.NewScanner(stdin)
+	source := func(i int) *net.TCPAddr {
+		return &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(firstSource+i%sources))}
+	}
+
+	if floorAddr != "" {
+		raw := make([]net.Conn, n)
+		_, err := dialAll(n, concurrency, func(i int) (string, error) {
+			c, err := net.DialTCP("tcp", source(i), mustTCPAddr(floorAddr))
+			raw[i] = c
+			return "", err
+		})
+		if err != nil {
+			return fail(fmt.Errorf("floor: %w", err))
+		}
+		var closing atomic.Bool
+		rc := &receiver{n: n, emit: emit}
+		for _, c := range raw {
+			go rc.read(c, &closing)
+		}
+		emit(workerMsg{Type: "floor-ready"})
+		for cmds.Scan() && cmds.Text() != "floor-done" {
+		}
+		closing.Store(true)
+		for _, c := range raw {
+			c.Close()
+		}
+	}
+
+	conns := make([]*wsclient.Conn, n)
+	begin := time.Now()
+	ids, err := dialAll(n, concurrency, func(i int) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := wsclient.Dial(ctx, url, source(i))
+		if err != nil {
+			return "", err
+		}
+		conns[i] = c
+		init, err := c.ReadText(10 * time.Second)
+		if err != nil {
+			return "", fmt.Errorf("init message: %w", err)
+		}
+		var m struct {
+			ClientID string `json:"client_id"`
+		}
+		json.Unmarshal([]byte(init), &m)
+		c.SetReadDeadline(time.Time{})
+		return m.ClientID, nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	emit(workerMsg{Type: "ready", IDs: ids, ConnectSec: time.Since(begin).Seconds()})
+
+	var quitting atomic.Bool
+	rc := &receiver{n: n, emit: emit}
+	for _, c := range conns {
+		go rc.read(c, &quitting)
+	}
+	for cmds.Scan() {
+		switch cmds.Text() {
+		case "latencies":
+			rc.latMu.Lock()
+			l := rc.latencies
+			rc.latencies = nil
+			rc.latMu.Unlock()
+			emit(workerMsg{Type: "latencies", Latencies: l, Lost: rc.lost.Load()})
+		case "quit":
+			quitting.Store(true)
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// dialAll runs dial(i) for i in [0, n) with concurrency workers and returns
+// the strings it produced, in order; the first error stops it.
+func dialAll(n, concurrency int, dial func(i int) (string, error)) ([]string, error) {
+	out := make([]string, n)
+	var next atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || first.Load() != nil {
+					return
+				}
+				s, err := dial(i)
+				if err != nil {
+					first.CompareAndSwap(nil, fmt.Errorf("connection %d: %w", i, err))
+					return
+				}
+				out[i] = s
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := first.Load().(error); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func mustTCPAddr(s string) *net.TCPAddr {
+	a, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+// raiseFileLimit lifts the soft open-files limit to the hard one, which
+// child processes do not inherit from Go's own start-up raise.
+func raiseFileLimit() {
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
+		r.Cur = r.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
+			fmt.Fprintln(os.Stderr, "bench worker: raising RLIMIT_NOFILE:", err)
+		}
+	}
+}
