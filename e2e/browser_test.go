@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// browserPage connects to thinkgate the way the README tells users to, and
+// reports every event to the test server with fetch.
+const browserPage = `<!doctype html>
+<title>thinkgate browser test</title>
+<script>
+function report(kind, data) {
+  fetch('/report', {method: 'POST', body: JSON.stringify({kind: kind, data: data})});
+}
+const ws = new WebSocket('ws://%s');
+ws.onopen = () => report('open', '');
+ws.onmessage = (e) => {
+  report('message', e.data);
+  if (e.data.startsWith('{"type":"init"')) ws.send('ping');
+};
+ws.onclose = (e) => report('close', String(e.code));
+ws.onerror = () => report('error', '');
+</script>`
+
+type browserEvent struct{ Kind, Data string }
+
+// TestBrowser runs headless Chromium against thinkgate: the page gets its
+// init message, a push bound through the API, the heartbeat reply, and a
+// clean close from closeClient.
+func TestBrowser(t *testing.T) {
+	chromium := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chromium = p
+			break
+		}
+	}
+	if chromium == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; scripts/test must install it")
+		}
+		t.Skip("chromium not installed (scripts/test installs it)")
+	}
+	s := start(t, "[heartbeat]\nreply = \"pong\"")
+
+	events := make(chan browserEvent, 100)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, browserPage, s.addr("ws"))
+		case "/report":
+			var ev browserEvent
+			body, _ := io.ReadAll(r.Body)
+			json.Unmarshal(body, &ev)
+			events <- ev
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer page.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), page.URL+"/")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("chromium stderr:\n%s", stderr.String())
+		}
+	}()
+
+	// await returns the first event matching kind and pred, failing after 30 s
+	// (Chromium's first start is slow on a loaded machine).
+	seen := []browserEvent{}
+	await := func(kind string, pred func(string) bool) string {
+		t.Helper()
+		for i, ev := range seen {
+			if ev.Kind == kind && pred(ev.Data) {
+				seen = append(seen[:i], seen[i+1:]...)
+				return ev.Data
+			}
+		}
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case ev := <-events:
+				if ev.Kind == kind && pred(ev.Data) {
+					return ev.Data
+				}
+				seen = append(seen, ev)
+			case <-timeout:
+				t.Fatalf("browser never reported %s; it reported %+v", kind, seen)
+			}
+		}
+	}
+	is := func(want string) func(string) bool { return func(s string) bool { return s == want } }
+
+	init := await("message", func(s string) bool { return strings.HasPrefix(s, `{"type":"init"`) })
+	var m struct {
+		ClientID string `json:"client_id"`
+	}
+	json.Unmarshal([]byte(init), &m)
+	if !clientIDPattern.MatchString(m.ClientID) {
+		t.Fatalf("init message %q", init)
+	}
+	await("message", is("pong"))
+
+	if got := s.call("bindUid", map[string]any{"client_id": m.ClientID, "uid": "u1"}); got != true {
+		t.Fatalf("bindUid %v", got)
+	}
+	if got := s.call("sendToUid", map[string]any{"uid": "u1", "data": map[string]any{"percent": "88%"}}); got != 1.0 {
+		t.Fatalf("sendToUid %v", got)
+	}
+	await("message", is(`{"percent":"88%"}`))
+	s.call("closeClient", map[string]any{"client_id": m.ClientID, "data": "bye"})
+	await("message", is("bye"))
+	await("close", is("1000"))
+}
