@@ -74,8 +74,16 @@ func start(t *testing.T, extra string) *server {
 	if err := os.WriteFile(cfg, []byte(mergeTOML(baseConfig, extra)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return startFile(t, cfg)
+}
+
+// startFile runs thinkgate with the config file at path; logs are forced to
+// JSON so the harness can read the listening addresses.
+func startFile(t *testing.T, path string) *server {
+	t.Helper()
 	s := &server{t: t, addrs: map[string]string{}, exit: make(chan error, 1)}
-	s.cmd = exec.Command(binary, "start", "-c", cfg)
+	s.cmd = exec.Command(binary, "start", "-c", path)
+	s.cmd.Env = append(os.Environ(), "THINKGATE_LOG_FORMAT=json")
 	stderr, _ := s.cmd.StderrPipe()
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

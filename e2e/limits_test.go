@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -343,4 +345,76 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+func TestAPIBodyLimit(t *testing.T) {
+	s := start(t, "[api]\nmax_body_size = 1000")
+	status, body := s.post("/api/sendToAll", map[string]any{"data": strings.Repeat("x", 1000)}, "")
+	if status != 413 || !strings.Contains(string(body), `"too_large"`) {
+		t.Fatalf("over the limit: %d %s", status, body)
+	}
+	if status, _ := s.post("/api/sendToAll", map[string]any{"data": strings.Repeat("x", 900)}, ""); status != 200 {
+		t.Fatalf("under the limit: %d", status)
+	}
+}
+
+// TestHandshakeHeaderLimit: a handshake larger than ws.max_header_size is
+// refused with 431 and nobody else notices; a big but allowed one works.
+func TestHandshakeHeaderLimit(t *testing.T) {
+	s := start(t, "")
+	other := s.dial()
+	conn, err := net.Dial("tcp", s.addr("ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Big: %s\r\n\r\n", strings.Repeat("b", 16<<10))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	reply, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(reply), "HTTP/1.1 431 ") {
+		t.Fatalf("oversize handshake got %q", reply)
+	}
+	s.call("sendToAll", map[string]any{"data": "fine"})
+	if m := other.read(); m != "fine" {
+		t.Fatalf("other client got %q", m)
+	}
+	// 12 KiB of cookies is under the 16 KiB default.
+	d := ws.Dialer{Header: ws.HandshakeHeaderHTTP(http.Header{"Cookie": {strings.Repeat("c", 12<<10)}})}
+	c, _, _, err := d.Dial(context.Background(), "ws://"+s.addr("ws")+"/")
+	if err != nil {
+		t.Fatalf("12 KiB handshake refused: %v", err)
+	}
+	c.Close()
+}
+
+// TestConfigAndVersionCommands: `thinkgate config` prints the effective
+// configuration, environment included, as TOML that `start -c` accepts.
+func TestConfigAndVersionCommands(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "thinkgate ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	cmd := exec.Command(binary, "config")
+	cmd.Dir = t.TempDir() // no thinkgate.toml there
+	cmd.Env = append(os.Environ(), "THINKGATE_HEARTBEAT_REPLY=pong", "THINKGATE_WS_LISTEN=127.0.0.1:0",
+		"THINKGATE_API_LISTEN=127.0.0.1:0", "THINKGATE_TEXT_LISTEN=127.0.0.1:0")
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[ws]\n", "max_send_buffer = 1048576\n", "reply = \"pong\"\n", "# Close a client that sends no frame"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("config output lacks %q:\n%s", want, out)
+		}
+	}
+	// The printed file is a valid config: start with it, ping, get the reply set from the environment.
+	path := t.TempDir() + "/printed.toml"
+	os.WriteFile(path, append(out, []byte("\n")...), 0o644)
+	s := startFile(t, path)
+	c := s.dial()
+	c.WriteText("ping")
+	if m := c.read(); m != "pong" {
+		t.Fatalf("config from `thinkgate config` did not keep heartbeat.reply: %q", m)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync/atomic"
 
 	"thinkgate/internal/hub"
 )
@@ -29,8 +30,8 @@ type HTTPOptions struct {
 //	GET  /debug/pprof/...   -> Go's profiler (net/http/pprof)
 //
 // Errors are {"error": {"code", "message"}} with a 4xx status.
-func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) http.Handler {
-	a := &httpAPI{hub: h, opts: opts, log: log}
+func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) *HTTP {
+	a := &HTTP{hub: h, opts: opts, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -46,16 +47,27 @@ func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no such endpoint %s; operations are POST /api/<name>", r.URL.Path))
 	})
-	return mux
+	a.mux = mux
+	return a
 }
 
-type httpAPI struct {
+// HTTP is the HTTP API handler.
+type HTTP struct {
 	hub  *hub.Hub
 	opts HTTPOptions
 	log  *slog.Logger
+	mux  *http.ServeMux
+
+	Requests atomic.Uint64 // requests served, for /status
 }
 
-func (a *httpAPI) auth(next http.HandlerFunc) http.HandlerFunc {
+// ServeHTTP serves one request.
+func (a *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.Requests.Add(1)
+	a.mux.ServeHTTP(w, r)
+}
+
+func (a *HTTP) auth(next http.HandlerFunc) http.HandlerFunc {
 	if a.opts.Key == "" {
 		return next
 	}
@@ -71,7 +83,7 @@ func (a *httpAPI) auth(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (a *httpAPI) serveAPI(w http.ResponseWriter, r *http.Request) {
+func (a *HTTP) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		writeError(w, errorf(http.StatusMethodNotAllowed, CodeNotAllowed, "use POST"))
@@ -121,7 +133,7 @@ type reply struct {
 	Error  *Error `json:"error,omitempty"`
 }
 
-func (a *httpAPI) batch(w http.ResponseWriter, body []byte) {
+func (a *HTTP) batch(w http.ResponseWriter, body []byte) {
 	var items []batchItem
 	if err := json.Unmarshal(body, &items); err != nil {
 		writeError(w, errorf(http.StatusBadRequest, CodeInvalidJSON, "batch body must be a JSON list of {method, params}: %v", err))

@@ -35,6 +35,7 @@ type WS struct {
 	MaxMessageSize          int      `toml:"max_message_size" doc:"Largest inbound message in bytes (all fragments); larger closes the client with 1009."`
 	MaxSendBuffer           int      `toml:"max_send_buffer" doc:"Bytes queued to one client before it is closed as too slow."`
 	HandshakeTimeout        Duration `toml:"handshake_timeout" doc:"Time a new connection has to finish the WebSocket handshake."`
+	MaxHeaderSize           int      `toml:"max_header_size" doc:"Largest handshake request (request line and headers) in bytes; larger gets HTTP 431."`
 	BindUIDFromFirstMessage bool     `toml:"bind_uid_from_first_message" doc:"Bind each client to the uid given by its first text message (the classic push.php mode)."`
 }
 
@@ -97,6 +98,7 @@ func Default() Config {
 			MaxMessageSize:   64 << 10,
 			MaxSendBuffer:    1 << 20,
 			HandshakeTimeout: Duration{10 * time.Second},
+			MaxHeaderSize:    16 << 10,
 		},
 		Heartbeat: Heartbeat{
 			Timeout:            Duration{120 * time.Second},
@@ -239,6 +241,7 @@ func (c *Config) Validate() error {
 		{"ws.max_message_size", positive(c.WS.MaxMessageSize)},
 		{"ws.max_send_buffer", positive(c.WS.MaxSendBuffer)},
 		{"ws.handshake_timeout", positiveDur(c.WS.HandshakeTimeout)},
+		{"ws.max_header_size", positive(c.WS.MaxHeaderSize)},
 		{"heartbeat.timeout", nonNegativeDur(c.Heartbeat.Timeout)},
 		{"heartbeat.server_ping_interval", positiveDur(c.Heartbeat.ServerPingInterval)},
 		{"api.listen", checkListen(c.API.Listen, c.API.Key, true)},

@@ -37,6 +37,7 @@ type Node struct {
 	Hub  *hub.Hub
 	ws   transport.Transport
 	http *http.Server
+	api  *api.HTTP
 	text *api.Text
 
 	listeners map[string]net.Listener
@@ -105,15 +106,17 @@ func (n *Node) Run(ctx context.Context) error {
 		MaxMessageSize:     n.cfg.WS.MaxMessageSize,
 		MaxSendBuffer:      n.cfg.WS.MaxSendBuffer,
 		HandshakeTimeout:   n.cfg.WS.HandshakeTimeout.Duration,
+		MaxHeaderSize:      n.cfg.WS.MaxHeaderSize,
 		IdleTimeout:        hb.Timeout.Duration,
 		PingReply:          hb.Reply,
 		ServerPing:         hb.ServerPing,
 		ServerPingInterval: hb.ServerPingInterval.Duration,
 	}, &gateway{hub: n.Hub, cfg: n.cfg.WS, log: n.log}, n.log.With("listener", "ws"))
+	n.api = api.NewHTTP(n.Hub, api.HTTPOptions{
+		Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
+	}, n.log)
 	n.http = &http.Server{
-		Handler: api.NewHTTP(n.Hub, api.HTTPOptions{
-			Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
-		}, n.log),
+		Handler:           n.api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
@@ -154,20 +157,23 @@ func (n *Node) Run(ctx context.Context) error {
 	return errors.Join(append([]error{runErr}, errs...)...)
 }
 
-// Status is the /status document.
+// Status is the /status document; it is served only once Run has started
+// the listeners.
 func (n *Node) Status() any {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	listeners := map[string]any{}
-	for name := range n.listeners {
-		listeners[name] = map[string]any{"addr": n.listeners[name].Addr().String()}
-	}
-	if n.ws != nil && n.listeners["ws"] != nil {
-		listeners["ws"] = map[string]any{"addr": n.listeners["ws"].Addr().String(), "stats": n.ws.Stats()}
-	}
-	if n.text != nil && n.listeners["text"] != nil {
-		listeners["text"] = map[string]any{"addr": n.listeners["text"].Addr().String(),
-			"accepted": n.text.Accepted.Load(), "active": n.text.Active(), "requests": n.text.Requests.Load()}
+	for name, ln := range n.listeners {
+		l := map[string]any{"addr": ln.Addr().String()}
+		switch name {
+		case "ws":
+			l["stats"] = n.ws.Stats()
+		case "api":
+			l["requests"] = n.api.Requests.Load()
+		case "text":
+			l["accepted"], l["active"], l["requests"] = n.text.Accepted.Load(), n.text.Active(), n.text.Requests.Load()
+		}
+		listeners[name] = l
 	}
 	return map[string]any{
 		"version":        Version,

@@ -184,8 +184,15 @@ func (p *portable) serveConn(nc net.Conn) {
 		},
 	}
 	nc.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
-	if _, err := up.Upgrade(nc); err != nil {
+	hr := &headerReader{r: nc, left: p.opts.MaxHeaderSize}
+	if _, err := up.Upgrade(struct {
+		io.Reader
+		io.Writer
+	}{hr, nc}); err != nil {
 		p.handshakeFailed.Add(1)
+		if errors.Is(err, errHeaderTooLarge) {
+			io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhandshake over ws.max_header_size\n")
+		}
 		p.log.Debug("websocket handshake failed", "remote", nc.RemoteAddr(), "err", err)
 		nc.Close()
 		return
@@ -207,6 +214,23 @@ func (p *portable) serveConn(nc net.Conn) {
 	c.drop()
 	peer.Closed()
 	p.remove(c)
+}
+
+var errHeaderTooLarge = errors.New("handshake larger than ws.max_header_size")
+
+// headerReader caps how many bytes the handshake may read.
+type headerReader struct {
+	r    io.Reader
+	left int
+}
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	if h.left <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	n, err := h.r.Read(p[:min(len(p), h.left)])
+	h.left -= n
+	return n, err
 }
 
 // conn is one client of the portable transport.

@@ -63,6 +63,7 @@ type Options struct {
 	MaxMessageSize     int           // largest inbound message; above it the client is closed with 1009
 	MaxSendBuffer      int           // bytes queued per client before it is closed as too slow
 	HandshakeTimeout   time.Duration // time to finish the handshake
+	MaxHeaderSize      int           // bytes the handshake request may take; larger gets 431
 	IdleTimeout        time.Duration // close a client silent this long; 0 disables
 	PingReply          string        // answer to the text message "ping"; empty sends nothing
 	ServerPing         string        // sent to clients idle for ServerPingInterval; empty sends nothing
