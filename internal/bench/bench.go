@@ -413,12 +413,25 @@ func (r *result) print(w io.Writer, markdown bool) {
 	fmt.Fprintf(w, "server RSS              %.1f MiB (%.2f KiB per connection)\n", r.RSSMiB, r.RSSPerConnKiB)
 	fmt.Fprintf(w, "sendToUid               %d at %d/s, %d received\n", r.Pushes, r.Rate, r.Received)
 	fmt.Fprintf(w, "  latency p50/p99/max   %s / %s / %s ms\n", ms(r.P50), ms(r.P99), ms(r.Max))
-	fmt.Fprintf(w, "  server CPU per push   %.1f us\n", r.CPUPerPushUS)
+	if r.CPUPerPushUS > 0 {
+		fmt.Fprintf(w, "  server CPU per push   %.1f us\n", r.CPUPerPushUS)
+	}
 	fmt.Fprintf(w, "sendToAll fan-out       median %.1f ms (max %.1f ms) until the last client has it\n", r.FanoutMS, r.FanoutMaxMS)
 	fmt.Fprintf(w, "  deliveries            %.0f/s\n", r.DeliveriesPerS)
-	fmt.Fprintf(w, "  server CPU/delivery   %.2f us (user %.2f, system %.2f)\n", r.CPUPerDeliverUS, r.UserPerDeliverUS, r.SysPerDeliverUS)
-	if r.FloorPerWriteUS > 0 {
+	const tooShort = "not measurable: under /proc's 10 ms clock tick (raise -n or -rounds)"
+	switch {
+	case r.CPUPerDeliverUS > 0:
+		fmt.Fprintf(w, "  server CPU/delivery   %.2f us (user %.2f, system %.2f)\n", r.CPUPerDeliverUS, r.UserPerDeliverUS, r.SysPerDeliverUS)
+	default:
+		fmt.Fprintf(w, "  server CPU/delivery   %s\n", tooShort)
+	}
+	switch {
+	case r.FloorPerWriteUS > 0 && r.CPUPerDeliverUS > 0:
 		fmt.Fprintf(w, "  kernel floor          %.2f us per bare write to the same clients; thinkgate/floor = %.2f\n", r.FloorPerWriteUS, r.CPUPerDeliverUS/r.FloorPerWriteUS)
+	case r.FloorPerWriteUS > 0:
+		fmt.Fprintf(w, "  kernel floor          %.2f us per bare write to the same clients\n", r.FloorPerWriteUS)
+	default:
+		fmt.Fprintf(w, "  kernel floor          %s\n", tooShort)
 	}
 }
 
