@@ -375,23 +375,15 @@ const parallelFanout = 4096
 
 func (h *Hub) sendToAll(m *Message, exclude []string) int {
 	frame := m.Frame()
-	var skip map[string]struct{}
-	if len(exclude) > 0 {
-		skip = make(map[string]struct{}, len(exclude))
-		for _, id := range exclude {
-			skip[id] = struct{}{}
-		}
-	}
+	skip := excludeSet(exclude)
 	send := func(from, to int) int {
 		n := 0
 		for i := from; i < to; i++ {
 			s := &h.clients[i]
 			s.mu.RLock()
 			for id, c := range s.m {
-				if skip != nil {
-					if _, ok := skip[id]; ok {
-						continue
-					}
+				if _, skipped := skip[id]; skipped {
+					continue
 				}
 				if c.conn.Send(frame) {
 					n++
@@ -419,6 +411,18 @@ func (h *Hub) sendToAll(m *Message, exclude []string) int {
 	return int(total.Load())
 }
 
+// excludeSet makes a lookup set of client ids; nil (which finds nothing) when empty.
+func excludeSet(ids []string) map[string]struct{} {
+	if len(ids) == 0 {
+		return nil
+	}
+	set := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	return set
+}
+
 func (h *Hub) sendToUids(uids []string, m *Message) int {
 	frame := m.Frame()
 	n := 0
@@ -437,12 +441,13 @@ func (h *Hub) sendToUids(uids []string, m *Message) int {
 
 func (h *Hub) sendToGroups(groups []string, m *Message, exclude []string) int {
 	frame := m.Frame()
+	skip := excludeSet(exclude)
 	n := 0
 	for _, g := range groups {
 		s := &h.groups[h.shard(g)]
 		s.mu.RLock()
 		for c := range s.m[g] {
-			if len(exclude) > 0 && slices.Contains(exclude, c.ID) {
+			if _, skipped := skip[c.ID]; skipped {
 				continue
 			}
 			if c.conn.Send(frame) {
