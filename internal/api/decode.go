@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"thinkgate/internal/hub"
+	"thinkgate/internal/phpser"
 )
 
 // Error is an API error with a stable code, sent as {"error": {...}}.
@@ -81,9 +82,11 @@ func decodeCommand(method string, raw []byte) (*hub.Command, *Error) {
 		return nil, paramErr("data", err)
 	}
 	if len(p.Session) > 0 && !isNull(p.Session) {
-		if err := json.Unmarshal(p.Session, &cmd.Session); err != nil || cmd.Session == nil {
+		v, err := phpser.FromJSON(p.Session)
+		if err != nil || v.Kind != phpser.Array || bytes.TrimSpace(p.Session)[0] != '{' {
 			return nil, paramErr("session", errors.New("must be a JSON object"))
 		}
+		cmd.Session = phpser.Serialize(v)
 	}
 	return cmd, nil
 }

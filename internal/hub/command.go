@@ -118,7 +118,7 @@ type Command struct {
 	Groups   []string
 	Exclude  []string
 	Message  *Message
-	Session  map[string]any
+	Session  []byte // PHP-serialized session array, for setSession and updateSession
 }
 
 // Message is one payload for clients. Its WebSocket frame is built once, on

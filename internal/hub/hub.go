@@ -66,7 +66,7 @@ type Client struct {
 	closed  bool
 	uid     string
 	groups  map[string]struct{}
-	session map[string]any
+	session Session
 }
 
 // UID returns the client's uid, or "" when unbound.
@@ -153,8 +153,9 @@ func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Frame()) }
 //	getClientIdCountByGroup/getUidCountByGroup(Groups[0]) -> int
 //	getClientIdListByGroup/getUidListByGroup(Groups[0]) -> []string
 //	getClientSessionsByGroup(Groups[0]), getAllClientSessions -> map[client_id]session
-//	setSession(ClientID, Session) -> bool; updateSession merges like PHP array_replace_recursive
-//	getSession(ClientID) -> session or nil when the client is gone
+//	setSession(ClientID, Session) -> bool; Session is PHP-serialized and stored verbatim
+//	updateSession(ClientID, Session) -> bool; merges like PHP array_replace_recursive
+//	getSession(ClientID) -> Session, or nil when the client is gone
 //	closeClient(ClientID, Message?) -> bool; sends the message, then closes
 //
 // Lists are sorted. An unknown client_id is not an error: sends give false or 0.
@@ -218,9 +219,16 @@ func (h *Hub) Do(cmd *Command) (any, error) {
 	case OpGetAllClientSessions:
 		return sessions(h.allClients()), nil
 	case OpSetSession:
-		return h.withClient(cmd.ClientID, func(c *Client) { c.session = cloneMap(cmd.Session) }), nil
+		return h.withClient(cmd.ClientID, func(c *Client) { c.session = Session(slices.Clone(cmd.Session)) }), nil
 	case OpUpdateSession:
-		return h.withClient(cmd.ClientID, func(c *Client) { c.session = replaceRecursive(c.session, cmd.Session) }), nil
+		var err error
+		ok := h.withClient(cmd.ClientID, func(c *Client) {
+			var merged Session
+			if merged, err = mergeSession(c.session, cmd.Session); err == nil {
+				c.session = merged
+			}
+		})
+		return ok && err == nil, err
 	case OpGetSession:
 		c := h.Client(cmd.ClientID)
 		if c == nil {
@@ -270,7 +278,7 @@ func validate(cmd *Command) error {
 	case OpUnbindUid, OpIsOnline, OpGetUidByClientId, OpGetSession, OpCloseClient:
 		return need(cmd.ClientID != "", "client_id")
 	case OpSetSession, OpUpdateSession:
-		return need(cmd.ClientID != "" && cmd.Session != nil, "client_id and a session object")
+		return need(cmd.ClientID != "" && cmd.Session != nil, "client_id and a session")
 	}
 	return nil
 }
@@ -528,14 +536,11 @@ func count[V any](shards []shard[V]) int {
 	return n
 }
 
-// Session returns a copy of the client's session ({} when never set).
-func (c *Client) Session() map[string]any {
+// Session returns a copy of the client's session (empty when never set).
+func (c *Client) Session() Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.session == nil {
-		return map[string]any{}
-	}
-	return cloneMap(c.session)
+	return slices.Clone(c.session)
 }
 
 func ids(cs []*Client) []string {
@@ -562,8 +567,8 @@ func groupUIDs(cs []*Client) []string {
 	return out
 }
 
-func sessions(cs []*Client) map[string]any {
-	out := make(map[string]any, len(cs))
+func sessions(cs []*Client) map[string]Session {
+	out := make(map[string]Session, len(cs))
 	for _, c := range cs {
 		out[c.ID] = c.Session()
 	}

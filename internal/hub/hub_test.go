@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"thinkgate/internal/clientid"
+	"thinkgate/internal/phpser"
 )
 
 // recConn records what the hub queues on it, decoded back into payloads.
@@ -152,7 +154,7 @@ func TestUidAndGroupQueries(t *testing.T) {
 	do(t, h, Command{Op: OpJoinGroup, ClientID: a, Groups: []string{"room"}})
 	do(t, h, Command{Op: OpJoinGroup, ClientID: b, Groups: []string{"room"}})
 	do(t, h, Command{Op: OpJoinGroup, ClientID: c, Groups: []string{"room"}})
-	do(t, h, Command{Op: OpSetSession, ClientID: c, Session: map[string]any{"name": "c"}})
+	do(t, h, Command{Op: OpSetSession, ClientID: c, Session: ser(t, `{"name":"c"}`)})
 
 	sorted := func(s ...string) []string {
 		return ids(func() []*Client { // ids() sorts
@@ -185,10 +187,10 @@ func TestUidAndGroupQueries(t *testing.T) {
 		{Command{Op: OpGetUidListByGroup, Groups: []string{"room"}}, []string{"u1"}},
 		{Command{Op: OpGetUidCountByGroup, Groups: []string{"room"}}, 1},
 		{Command{Op: OpGetClientIdCountByGroup, Groups: []string{"none"}}, 0},
-		{Command{Op: OpGetClientSessionsByGroup, Groups: []string{"room"}}, map[string]any{
-			a: map[string]any{}, b: map[string]any{}, c: map[string]any{"name": "c"}}},
-		{Command{Op: OpGetAllClientSessions}, map[string]any{
-			a: map[string]any{}, b: map[string]any{}, c: map[string]any{"name": "c"}}},
+		{Command{Op: OpGetClientSessionsByGroup, Groups: []string{"room"}}, map[string]Session{
+			a: nil, b: nil, c: Session(`a:1:{s:4:"name";s:1:"c";}`)}},
+		{Command{Op: OpGetAllClientSessions}, map[string]Session{
+			a: nil, b: nil, c: Session(`a:1:{s:4:"name";s:1:"c";}`)}},
 	}
 	for _, tc := range cases {
 		if got := do(t, h, tc.cmd); !reflect.DeepEqual(got, tc.want) {
@@ -255,26 +257,48 @@ func TestLeaveUngroupAndDisconnectCleanUp(t *testing.T) {
 	}
 }
 
+// ser turns a JSON object into the PHP-serialized session the hub stores.
+func ser(t *testing.T, js string) []byte {
+	t.Helper()
+	v, err := phpser.FromJSON([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return phpser.Serialize(v)
+}
+
+func sessionJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestSessions(t *testing.T) {
 	h := newHub(t)
 	cs, _ := connect(h, 1)
 	a := cs[0].ID
-	if got := do(t, h, Command{Op: OpGetSession, ClientID: a}); !reflect.DeepEqual(got, map[string]any{}) {
-		t.Fatalf("fresh session %v", got)
+	if got := sessionJSON(t, do(t, h, Command{Op: OpGetSession, ClientID: a})); got != "{}" {
+		t.Fatalf("fresh session %s", got)
 	}
-	do(t, h, Command{Op: OpSetSession, ClientID: a, Session: map[string]any{
-		"name": "x", "prefs": map[string]any{"a": 1.0, "b": 2.0}, "tags": []any{"p", "q", "r"}}})
-	do(t, h, Command{Op: OpUpdateSession, ClientID: a, Session: map[string]any{
-		"age": 3.0, "prefs": map[string]any{"b": 9.0}, "tags": []any{"z"}}})
-	want := map[string]any{"name": "x", "age": 3.0, "prefs": map[string]any{"a": 1.0, "b": 9.0}, "tags": []any{"z", "q", "r"}}
-	got := do(t, h, Command{Op: OpGetSession, ClientID: a})
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("merged session %v, want %v", got, want)
+	// updateSession on an empty session stores the update as is.
+	do(t, h, Command{Op: OpUpdateSession, ClientID: a, Session: ser(t, `{"first":1}`)})
+	do(t, h, Command{Op: OpSetSession, ClientID: a, Session: ser(t, `{"name":"x","prefs":{"a":1,"b":2},"tags":["p","q","r"]}`)})
+	do(t, h, Command{Op: OpUpdateSession, ClientID: a, Session: ser(t, `{"age":3,"prefs":{"b":9},"tags":["z"]}`)})
+	want := `{"name":"x","prefs":{"a":1,"b":9},"tags":["z","q","r"],"age":3}` // key order kept, lists merged by index
+	if got := sessionJSON(t, do(t, h, Command{Op: OpGetSession, ClientID: a})); got != want {
+		t.Fatalf("merged session %s, want %s", got, want)
 	}
-	got.(map[string]any)["name"] = "mutated by caller"
-	do(t, h, Command{Op: OpSetSession, ClientID: a, Session: map[string]any{"only": true}})
-	if got := do(t, h, Command{Op: OpGetSession, ClientID: a}); !reflect.DeepEqual(got, map[string]any{"only": true}) {
-		t.Fatalf("setSession did not overwrite: %v", got)
+	// setSession stores PHP's bytes verbatim, objects and all.
+	raw := `a:2:{s:1:"o";O:3:"Foo":0:{}s:1:"n";d:0.1;}`
+	do(t, h, Command{Op: OpSetSession, ClientID: a, Session: []byte(raw)})
+	if got := string(do(t, h, Command{Op: OpGetSession, ClientID: a}).(Session)); got != raw {
+		t.Fatalf("setSession did not keep the bytes: %s", got)
+	}
+	if _, err := h.Do(&Command{Op: OpUpdateSession, ClientID: a, Session: []byte(`i:1;`)}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("non-array update: %v", err)
 	}
 	if got := do(t, h, Command{Op: OpGetSession, ClientID: "7f000001000000000000"}); got != nil {
 		t.Fatalf("session of unknown client %v", got)

@@ -1,65 +1,46 @@
 package hub
 
-// cloneMap deep-copies a JSON object so callers never share session state.
-func cloneMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
+import (
+	"fmt"
+
+	"thinkgate/internal/phpser"
+)
+
+// Session is a client's session stored the way GatewayWorker stores it:
+// PHP-serialized bytes, empty when never set, so PHP code reads back exactly
+// what it wrote. Its JSON form is the unserialized value ({} when empty).
+type Session []byte
+
+// MarshalJSON renders the session as JSON with its key order kept; bytes
+// that are not PHP serialize() data come out as a JSON string.
+func (s Session) MarshalJSON() ([]byte, error) {
+	if len(s) == 0 {
+		return []byte("{}"), nil
 	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = cloneValue(v)
+	v, err := phpser.Unserialize(s)
+	if err != nil {
+		return phpser.ToJSON(phpser.Str(string(s))), nil
 	}
-	return out
+	if v.Kind == phpser.Array && v.A.Len() == 0 {
+		return []byte("{}"), nil
+	}
+	return phpser.ToJSON(v), nil
 }
 
-func cloneValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		return cloneMap(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = cloneValue(e)
-		}
-		return out
-	default:
-		return v
+// mergeSession is GatewayWorker's updateSession: an empty stored session
+// takes the update as is; otherwise both are unserialized and merged with
+// array_replace_recursive. A stored session that does not parse is replaced.
+func mergeSession(old, update []byte) (Session, error) {
+	nv, err := phpser.Unserialize(update)
+	if err != nil || nv.Kind != phpser.Array {
+		return nil, fmt.Errorf("%w: session update must be an array", ErrInvalid)
 	}
-}
-
-// replaceRecursive merges update into old the way PHP's
-// array_replace_recursive does (GatewayWorker's updateSession): where both
-// sides hold an object, or both a list, it recurses key by key (index by index
-// for lists); anywhere else the update's value wins. old is modified and
-// returned; update is not retained.
-func replaceRecursive(old, update map[string]any) map[string]any {
-	if old == nil {
-		return cloneMap(update)
+	if len(old) == 0 {
+		return Session(update), nil
 	}
-	for k, nv := range update {
-		old[k] = replaceValue(old[k], nv)
+	ov, err := phpser.Unserialize(old)
+	if err != nil || ov.Kind != phpser.Array {
+		return Session(update), nil
 	}
-	return old
-}
-
-func replaceValue(ov, nv any) any {
-	switch n := nv.(type) {
-	case map[string]any:
-		if o, ok := ov.(map[string]any); ok {
-			return replaceRecursive(o, n)
-		}
-	case []any:
-		if o, ok := ov.([]any); ok {
-			out := cloneValue(o).([]any)
-			for i, e := range n {
-				if i < len(out) {
-					out[i] = replaceValue(out[i], e)
-				} else {
-					out = append(out, cloneValue(e))
-				}
-			}
-			return out
-		}
-	}
-	return cloneValue(nv)
+	return Session(phpser.Serialize(phpser.ArrV(phpser.ReplaceRecursive(ov.A, nv.A)))), nil
 }
