@@ -44,6 +44,7 @@ func errorf(status int, code, format string, args ...any) *Error {
 // params are the named parameters every operation may take.
 type params struct {
 	ClientID json.RawMessage `json:"client_id"`
+	Clients  json.RawMessage `json:"client_ids"`
 	UID      json.RawMessage `json:"uid"`
 	Group    json.RawMessage `json:"group"`
 	Exclude  json.RawMessage `json:"exclude"`
@@ -68,6 +69,9 @@ func decodeCommand(method string, raw []byte) (*hub.Command, *Error) {
 	var err error
 	if cmd.ClientID, err = oneString(p.ClientID); err != nil {
 		return nil, paramErr("client_id", err)
+	}
+	if cmd.ClientIDs, err = stringList(p.Clients); err != nil {
+		return nil, paramErr("client_ids", err)
 	}
 	if cmd.UIDs, err = stringList(p.UID); err != nil {
 		return nil, paramErr("uid", err)

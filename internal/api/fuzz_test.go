@@ -16,6 +16,7 @@ type nopConn struct{}
 
 func (nopConn) Send([]byte) bool  { return true }
 func (nopConn) Close(int, string) {}
+func (nopConn) Destroy()          {}
 
 func fuzzHub(t testing.TB) (*hub.Hub, string) {
 	g, err := clientid.NewGenerator("127.0.0.1", 2900, time.Now())

@@ -75,6 +75,9 @@ func NewGenerator(ip string, port int, now time.Time) (*Generator, error) {
 	return g, nil
 }
 
+// ID returns this node's id for connection number n.
+func (g *Generator) ID(n uint32) ID { return ID{IP: g.ip, Port: g.port, Conn: n} }
+
 // Next returns a new id. Connection number 0 is never used; the counter
 // wraps around, so callers skip ids still in use.
 func (g *Generator) Next() ID {

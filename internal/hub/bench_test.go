@@ -16,6 +16,7 @@ type countConn struct{ n atomic.Int64 }
 
 func (c *countConn) Send([]byte) bool  { c.n.Add(1); return true }
 func (c *countConn) Close(int, string) {}
+func (c *countConn) Destroy()          {}
 
 func benchHub(b *testing.B, n int) (*Hub, []*Client) {
 	g, _ := clientid.NewGenerator("127.0.0.1", 2900, time.Now())

@@ -41,6 +41,7 @@ const (
 	OpUpdateSession
 	OpGetSession
 	OpCloseClient
+	OpDestroyClient
 	numOps
 )
 
@@ -73,6 +74,7 @@ var opNames = [numOps]string{
 	OpUpdateSession:            "updateSession",
 	OpGetSession:               "getSession",
 	OpCloseClient:              "closeClient",
+	OpDestroyClient:            "destroyClient",
 }
 
 // String returns the operation's API name.
@@ -112,19 +114,21 @@ func Ops() []Op {
 // GatewayWorker inner protocol, cluster bus) produces and the hub executes.
 // Which fields an Op reads is documented in Hub.Do.
 type Command struct {
-	Op       Op
-	ClientID string
-	UIDs     []string
-	Groups   []string
-	Exclude  []string
-	Message  *Message
-	Session  []byte // PHP-serialized session array, for setSession and updateSession
+	Op        Op
+	ClientID  string
+	ClientIDs []string // sendToAll: only these clients (GatewayWorker's $client_id_array)
+	UIDs      []string
+	Groups    []string
+	Exclude   []string
+	Message   *Message
+	Session   []byte // PHP-serialized session array, for setSession and updateSession
 }
 
 // Message is one payload for clients. Its WebSocket frame is built once, on
 // first use, and the same bytes are queued on every target connection.
 type Message struct {
 	Binary bool
+	Raw    bool // Data is written to the socket as is, without framing (GatewayWorker's raw flag)
 	Data   []byte
 
 	once  sync.Once
@@ -137,6 +141,10 @@ func NewText(data []byte) *Message { return &Message{Data: data} }
 // Frame returns the encoded server-to-client frame (unmasked, unfragmented).
 func (m *Message) Frame() []byte {
 	m.once.Do(func() {
+		if m.Raw {
+			m.frame = m.Data
+			return
+		}
 		f := ws.NewTextFrame(m.Data)
 		if m.Binary {
 			f = ws.NewBinaryFrame(m.Data)

@@ -5,6 +5,7 @@
 package hub
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -24,6 +25,8 @@ type Conn interface {
 	// Close queues a close frame with code and reason after what is already
 	// queued, then closes the connection.
 	Close(code int, reason string)
+	// Destroy closes the connection at once, dropping what is queued.
+	Destroy()
 }
 
 // ErrInvalid marks a command whose parameters make no sense (an empty uid or
@@ -40,6 +43,8 @@ const shardCount = 64
 type Hub struct {
 	ids     *clientid.Generator
 	seed    maphash.Seed
+	joins   atomic.Uint64 // join sequence numbers
+	conns   atomic.Uint64 // connection sequence numbers
 	clients [shardCount]shard[*Client]
 	// uids maps a uid to its clients; most uids have one to a few, so a
 	// slice is smaller and faster than a set.
@@ -53,19 +58,22 @@ type shard[V any] struct {
 	m  map[string]V
 }
 
-// clientSet is a group's members.
-type clientSet = map[*Client]struct{}
+// clientSet is a group's members, each with the sequence number of its join
+// so that listings can come in join order as GatewayWorker's do.
+type clientSet = map[*Client]uint64
 
 // Client is one connected client as the hub sees it.
 type Client struct {
 	// ID is the client's GatewayWorker-layout client_id.
-	ID   string
-	conn Conn
+	ID     string
+	connID uint32 // the connection number inside ID
+	seq    uint64 // creation order on this node
+	conn   Conn
 
 	mu      sync.Mutex
 	closed  bool
 	uid     string
-	groups  map[string]struct{}
+	groups  map[string]uint64 // group -> join sequence; nil until the first join
 	session Session
 }
 
@@ -91,8 +99,10 @@ func (h *Hub) shard(key string) int { return int(maphash.String(h.seed, key) % s
 
 // Connect registers conn under a fresh client id.
 func (h *Hub) Connect(conn Conn) *Client {
+	seq := h.conns.Add(1)
 	for {
-		c := &Client{ID: h.ids.Next().String(), conn: conn}
+		id := h.ids.Next()
+		c := &Client{ID: id.String(), connID: id.Conn, seq: seq, conn: conn}
 		s := &h.clients[h.shard(c.ID)]
 		s.mu.Lock()
 		if _, taken := s.m[c.ID]; !taken { // only after the 32-bit counter wrapped
@@ -139,7 +149,7 @@ func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Frame()) }
 
 // Do executes cmd and returns its result as a JSON-ready value:
 //
-//	sendToAll(Message, Exclude)            -> int delivered
+//	sendToAll(Message, Exclude, ClientIDs?) -> int delivered; with ClientIDs only to those
 //	sendToClient(ClientID, Message)        -> bool
 //	sendToUid(UIDs, Message)               -> int delivered
 //	sendToGroup(Groups, Message, Exclude)  -> int delivered; a client in two listed groups gets it twice, as in GatewayWorker
@@ -157,6 +167,7 @@ func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Frame()) }
 //	updateSession(ClientID, Session) -> bool; merges like PHP array_replace_recursive
 //	getSession(ClientID) -> Session, or nil when the client is gone
 //	closeClient(ClientID, Message?) -> bool; sends the message, then closes
+//	destroyClient(ClientID) -> bool; closes at once, dropping what is queued
 //
 // Lists are sorted. An unknown client_id is not an error: sends give false or 0.
 func (h *Hub) Do(cmd *Command) (any, error) {
@@ -165,6 +176,9 @@ func (h *Hub) Do(cmd *Command) (any, error) {
 	}
 	switch cmd.Op {
 	case OpSendToAll:
+		if cmd.ClientIDs != nil {
+			return h.sendToClients(cmd.ClientIDs, cmd.Message, cmd.Exclude), nil
+		}
 		return h.sendToAll(cmd.Message, cmd.Exclude), nil
 	case OpSendToClient:
 		c := h.Client(cmd.ClientID)
@@ -245,6 +259,13 @@ func (h *Hub) Do(cmd *Command) (any, error) {
 		}
 		c.conn.Close(1000, "")
 		return true, nil
+	case OpDestroyClient:
+		c := h.Client(cmd.ClientID)
+		if c == nil {
+			return false, nil
+		}
+		c.conn.Destroy()
+		return true, nil
 	}
 	return nil, fmt.Errorf("%w: unknown operation %s", ErrInvalid, cmd.Op)
 }
@@ -275,7 +296,7 @@ func validate(cmd *Command) error {
 	case OpUngroup, OpGetClientIdCountByGroup, OpGetClientIdListByGroup, OpGetUidListByGroup,
 		OpGetUidCountByGroup, OpGetClientSessionsByGroup:
 		return need(nonEmpty(cmd.Groups), "a non-empty group")
-	case OpUnbindUid, OpIsOnline, OpGetUidByClientId, OpGetSession, OpCloseClient:
+	case OpUnbindUid, OpIsOnline, OpGetUidByClientId, OpGetSession, OpCloseClient, OpDestroyClient:
 		return need(cmd.ClientID != "", "client_id")
 	case OpSetSession, OpUpdateSession:
 		return need(cmd.ClientID != "" && cmd.Session != nil, "client_id and a session")
@@ -331,9 +352,10 @@ func (h *Hub) joinLocked(c *Client, g string) {
 		return
 	}
 	if c.groups == nil {
-		c.groups = map[string]struct{}{}
+		c.groups = map[string]uint64{}
 	}
-	c.groups[g] = struct{}{}
+	seq := h.joins.Add(1)
+	c.groups[g] = seq
 	s := &h.groups[h.shard(g)]
 	s.mu.Lock()
 	members := s.m[g]
@@ -341,7 +363,7 @@ func (h *Hub) joinLocked(c *Client, g string) {
 		members = clientSet{}
 		s.m[g] = members
 	}
-	members[c] = struct{}{}
+	members[c] = seq
 	s.mu.Unlock()
 }
 
@@ -419,6 +441,20 @@ func (h *Hub) sendToAll(m *Message, exclude []string) int {
 	return int(total.Load())
 }
 
+func (h *Hub) sendToClients(ids []string, m *Message, exclude []string) int {
+	skip := excludeSet(exclude)
+	n := 0
+	for _, id := range ids {
+		if _, skipped := skip[id]; skipped {
+			continue
+		}
+		if c := h.Client(id); c != nil && h.Send(c, m) {
+			n++
+		}
+	}
+	return n
+}
+
 // excludeSet makes a lookup set of client ids; nil (which finds nothing) when empty.
 func excludeSet(ids []string) map[string]struct{} {
 	if len(ids) == 0 {
@@ -474,13 +510,23 @@ func (h *Hub) uidClients(uid string) []*Client {
 	return slices.Clone(s.m[uid])
 }
 
+// groupClients returns the group's members in join order.
 func (h *Hub) groupClients(g string) []*Client {
 	s := &h.groups[h.shard(g)]
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Client, 0, len(s.m[g]))
-	for c := range s.m[g] {
-		out = append(out, c)
+	type member struct {
+		c   *Client
+		seq uint64
+	}
+	ms := make([]member, 0, len(s.m[g]))
+	for c, seq := range s.m[g] {
+		ms = append(ms, member{c, seq})
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(ms, func(a, b member) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]*Client, len(ms))
+	for i, m := range ms {
+		out[i] = m.c
 	}
 	return out
 }

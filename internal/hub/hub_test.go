@@ -39,6 +39,8 @@ func (r *recConn) Close(code int, _ string) {
 	r.mu.Unlock()
 }
 
+func (r *recConn) Destroy() { r.Close(-1, "") }
+
 func (r *recConn) got() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -347,8 +349,8 @@ func TestFrameIsEncodedOnce(t *testing.T) {
 }
 
 func TestOpNamesRoundTrip(t *testing.T) {
-	if len(Ops()) != 28 {
-		t.Fatalf("%d ops, DESIGN section 2 lists 28", len(Ops()))
+	if len(Ops()) != 29 {
+		t.Fatalf("%d ops, want DESIGN section 2's 28 and destroyClient", len(Ops()))
 	}
 	for _, op := range Ops() {
 		if back, ok := ParseOp(op.String()); !ok || back != op {
@@ -400,5 +402,44 @@ func TestConcurrentOperations(t *testing.T) {
 				t.Fatalf("group %s still lists disconnected client %s", g, id)
 			}
 		}
+	}
+}
+
+func TestGatewayWorkerOrdersAndExtras(t *testing.T) {
+	h := newHub(t)
+	cs, rs := connect(h, 3)
+	// Join order, not id order, is kept for group listings and per client.
+	do(t, h, Command{Op: OpJoinGroup, ClientID: cs[2].ID, Groups: []string{"g"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: cs[0].ID, Groups: []string{"g"}})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: cs[0].ID, Groups: []string{"a"}})
+	if got := h.GroupClients("g"); len(got) != 2 || got[0] != cs[2] || got[1] != cs[0] {
+		t.Fatalf("group order %v", got)
+	}
+	if info := cs[0].Info(); !reflect.DeepEqual(info.Groups, []string{"g", "a"}) || !info.Joined {
+		t.Fatalf("client groups %+v", info)
+	}
+	do(t, h, Command{Op: OpLeaveGroup, ClientID: cs[2].ID, Groups: []string{"g"}})
+	if info := cs[2].Info(); len(info.Groups) != 0 || !info.Joined {
+		t.Fatalf("after leaving everything: %+v", info)
+	}
+	if info := cs[1].Info(); info.Joined {
+		t.Fatalf("never joined: %+v", info)
+	}
+	if got := h.Clients(); got[0] != cs[0] || got[1] != cs[1] || got[2] != cs[2] {
+		t.Fatal("Clients() not in connection order")
+	}
+	if h.ClientByConn(cs[1].ConnID()) != cs[1] || h.ClientByConn(0) != nil {
+		t.Fatal("ClientByConn")
+	}
+	// sendToAll to a list of clients, a raw message, destroyClient.
+	if got := do(t, h, Command{Op: OpSendToAll, ClientIDs: []string{cs[0].ID, cs[2].ID, "7f000001000000000000"},
+		Exclude: []string{cs[2].ID}, Message: &Message{Raw: true, Data: []byte("\x81\x02hi")}}); got != 1 {
+		t.Fatalf("sendToAll to a list delivered %v", got)
+	}
+	if got := rs[0].got(); len(got) != 1 || got[0] != "hi" {
+		t.Fatalf("raw frame arrived as %q", got)
+	}
+	if got := do(t, h, Command{Op: OpDestroyClient, ClientID: cs[1].ID}); got != true || rs[1].closed != -1 {
+		t.Fatalf("destroyClient: %v, closed %d", got, rs[1].closed)
 	}
 }

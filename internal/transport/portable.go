@@ -378,6 +378,9 @@ func (c *conn) linger() {
 	c.nc.SetReadDeadline(time.Now().Add(closeLinger))
 }
 
+// Destroy closes the connection at once, dropping what is queued.
+func (c *conn) Destroy() { c.drop() }
+
 // drop closes the socket now.
 func (c *conn) drop() {
 	c.mu.Lock()

@@ -32,6 +32,8 @@ type Conn interface {
 	Send(frame []byte) bool
 	// Close queues a close frame after what is queued, then closes.
 	Close(code int, reason string)
+	// Destroy closes at once, dropping what is queued.
+	Destroy()
 	// RemoteAddr is the client's address.
 	RemoteAddr() net.Addr
 }
