@@ -61,6 +61,9 @@ listen = "127.0.0.1:0"
 listen = "127.0.0.1:0"
 [text]
 listen = "127.0.0.1:0"
+[gwcompat]
+register = "127.0.0.1:0"
+inner = "127.0.0.1:0"
 [log]
 format = "json"
 level = "debug"

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"thinkgate/internal/hub"
+	"thinkgate/internal/lines"
 )
 
 // TextOptions configure the Text port.
@@ -137,8 +138,8 @@ func (t *Text) serveConn(nc net.Conn) {
 	w := bufio.NewWriter(nc)
 	authed := t.opts.Key == ""
 	for {
-		line, err := readLine(r, t.opts.MaxLineSize)
-		if errors.Is(err, errLineTooLong) {
+		line, err := lines.Read(r, t.opts.MaxLineSize)
+		if errors.Is(err, lines.ErrTooLong) {
 			t.log.Warn("text port: line too long; closing", "remote", nc.RemoteAddr(), "limit", t.opts.MaxLineSize)
 			writeLine(w, errorLine(errorf(413, CodeTooLarge, "line over %d bytes (text.max_line_size); closing", t.opts.MaxLineSize)))
 			w.Flush()
@@ -227,26 +228,4 @@ func errorLine(e *Error) []byte {
 func writeLine(w *bufio.Writer, b []byte) {
 	w.Write(b)
 	w.WriteByte('\n')
-}
-
-var errLineTooLong = errors.New("line too long")
-
-// readLine returns the next line without its trailing "\r" and "\n"
-// characters; a line longer than max gives errLineTooLong.
-func readLine(r *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := r.ReadSlice('\n')
-		if len(line)+len(chunk) > max+2 { // allow for the "\r\n" itself
-			return nil, errLineTooLong
-		}
-		line = append(line, chunk...)
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return bytes.TrimRight(line, "\r\n"), nil
-	}
 }

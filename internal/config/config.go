@@ -24,7 +24,7 @@ type Config struct {
 	Heartbeat Heartbeat `toml:"heartbeat" doc:"Client liveness: idle timeout, the 'ping' text message, optional server pings."`
 	API       API       `toml:"api" doc:"The HTTP JSON push/query API for app backends, with /healthz and /status."`
 	Text      Text      `toml:"text" doc:"The newline-delimited JSON push port (Workerman Text framing)."`
-	GWCompat  GWCompat  `toml:"gwcompat" doc:"GatewayWorker compatibility: the address that client_ids encode."`
+	GWCompat  GWCompat  `toml:"gwcompat" doc:"GatewayWorker compatibility: Register and inner ports for unchanged PHP GatewayClient and BusinessWorker."`
 	Log       Log       `toml:"log" doc:"Logging."`
 }
 
@@ -61,10 +61,12 @@ type Text struct {
 	MaxLineSize int    `toml:"max_line_size" doc:"Longest request line in bytes; a longer line closes the connection."`
 }
 
-// GWCompat configures what GatewayWorker-compatible client_ids encode.
+// GWCompat configures the GatewayWorker Register and inner listeners.
 type GWCompat struct {
-	LanIP     string `toml:"lan_ip" doc:"IPv4 address encoded in client_ids (GatewayWorker lanIp); other nodes and GatewayClient reach this node's inner port there."`
-	InnerPort int    `toml:"inner_port" doc:"Port encoded in client_ids (the GatewayWorker inner port)."`
+	Register string `toml:"register" doc:"Register listener (GatewayClient's and BusinessWorker's registerAddress); empty turns it off. Required off loopback: secret."`
+	Inner    string `toml:"inner" doc:"Inner listener speaking GatewayWorker's binary protocol; empty turns it off. Its port goes into every client_id. Required off loopback: secret."`
+	LanIP    string `toml:"lan_ip" doc:"IPv4 address advertised by the Register and encoded in client_ids (GatewayWorker lanIp); GatewayClient connects to lan_ip and the inner port."`
+	Secret   string `toml:"secret" doc:"GatewayWorker secretKey, the same on GatewayClient and BusinessWorker; empty means none."`
 }
 
 // Log configures logging.
@@ -106,7 +108,7 @@ func Default() Config {
 		},
 		API:      API{Listen: "127.0.0.1:2829", MaxBodySize: 4 << 20},
 		Text:     Text{Listen: "127.0.0.1:5678", MaxLineSize: 1 << 20},
-		GWCompat: GWCompat{LanIP: "127.0.0.1", InnerPort: 2900},
+		GWCompat: GWCompat{Register: "127.0.0.1:1236", Inner: "127.0.0.1:2900", LanIP: "127.0.0.1"},
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
@@ -248,8 +250,9 @@ func (c *Config) Validate() error {
 		{"api.max_body_size", positive(c.API.MaxBodySize)},
 		{"text.listen", checkListen(c.Text.Listen, c.Text.Key, true)},
 		{"text.max_line_size", positive(c.Text.MaxLineSize)},
+		{"gwcompat.register", checkListen(c.GWCompat.Register, c.GWCompat.Secret, true)},
+		{"gwcompat.inner", checkListen(c.GWCompat.Inner, c.GWCompat.Secret, true)},
 		{"gwcompat.lan_ip", checkIPv4(c.GWCompat.LanIP)},
-		{"gwcompat.inner_port", checkPort(c.GWCompat.InnerPort)},
 		{"log.level", oneOf(c.Log.Level, "debug", "info", "warn", "error")},
 		{"log.format", oneOf(c.Log.Format, "text", "json")},
 	}
@@ -291,13 +294,6 @@ func checkIPv4(s string) error {
 	ip := net.ParseIP(s)
 	if ip == nil || ip.To4() == nil {
 		return fmt.Errorf("not an IPv4 address: %q", s)
-	}
-	return nil
-}
-
-func checkPort(p int) error {
-	if p < 1 || p > 65535 {
-		return fmt.Errorf("not a port number: %d", p)
 	}
 	return nil
 }

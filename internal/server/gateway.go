@@ -5,15 +5,18 @@ import (
 	"log/slog"
 
 	"thinkgate/internal/config"
+	"thinkgate/internal/events"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/transport"
 )
 
-// gateway is the transport.Handler that registers WebSocket clients in the hub.
+// gateway is the transport.Handler that registers WebSocket clients in the
+// hub and passes their events to the sink.
 type gateway struct {
-	hub *hub.Hub
-	cfg config.WS
-	log *slog.Logger
+	hub  *hub.Hub
+	cfg  config.WS
+	sink events.Sink
+	log  *slog.Logger
 }
 
 type initMessage struct {
@@ -28,6 +31,7 @@ func (g *gateway) Open(c transport.Conn, r *transport.Request) transport.Peer {
 		g.hub.Send(cl, hub.NewText(b))
 	}
 	g.log.Debug("client connected", "client_id", cl.ID, "remote", c.RemoteAddr(), "uri", r.URI)
+	g.sink.Connect(&events.Conn{Client: cl, Request: r})
 	return &peer{g: g, client: cl, bindFirst: g.cfg.BindUIDFromFirstMessage}
 }
 
@@ -46,11 +50,11 @@ func (p *peer) Message(binary bool, data []byte) {
 			return
 		}
 	}
-	// No event sink is configured yet: push-only mode, messages are not forwarded.
-	p.g.log.Debug("client message (no event sink)", "client_id", p.client.ID, "bytes", len(data))
+	p.g.sink.Message(p.client, binary, data)
 }
 
 func (p *peer) Closed() {
+	p.g.sink.Close(p.client)
 	p.g.hub.Disconnect(p.client)
 	p.g.log.Debug("client closed", "client_id", p.client.ID)
 }

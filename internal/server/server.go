@@ -17,6 +17,7 @@ import (
 	"thinkgate/internal/api"
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/config"
+	"thinkgate/internal/gwcompat"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/transport"
 )
@@ -34,11 +35,14 @@ type Node struct {
 	log     *slog.Logger
 	started time.Time
 
-	Hub  *hub.Hub
-	ws   transport.Transport
-	http *http.Server
-	api  *api.HTTP
-	text *api.Text
+	Hub      *hub.Hub
+	ws       transport.Transport
+	http     *http.Server
+	api      *api.HTTP
+	text     *api.Text
+	register *gwcompat.Register
+	inner    *gwcompat.Inner
+	workers  *gwcompat.Workers
 
 	listeners map[string]net.Listener
 }
@@ -46,13 +50,10 @@ type Node struct {
 // Listen opens every configured listener, so that an unusable address fails
 // before anything is served. The error names the config key.
 func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
-	ids, err := clientid.NewGenerator(cfg.GWCompat.LanIP, cfg.GWCompat.InnerPort, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("gwcompat.lan_ip: %w", err)
-	}
-	n := &Node{cfg: cfg, log: log, started: time.Now(), Hub: hub.New(ids), listeners: map[string]net.Listener{}}
-	for _, l := range []struct{ name, addr string }{
-		{"ws", cfg.WS.Listen}, {"api", cfg.API.Listen}, {"text", cfg.Text.Listen},
+	n := &Node{cfg: cfg, log: log, started: time.Now(), listeners: map[string]net.Listener{}}
+	for _, l := range []struct{ name, key, addr string }{
+		{"ws", "ws.listen", cfg.WS.Listen}, {"api", "api.listen", cfg.API.Listen}, {"text", "text.listen", cfg.Text.Listen},
+		{"register", "gwcompat.register", cfg.GWCompat.Register}, {"inner", "gwcompat.inner", cfg.GWCompat.Inner},
 	} {
 		if l.addr == "" {
 			continue
@@ -60,11 +61,28 @@ func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			n.closeListeners()
-			return nil, fmt.Errorf("%s.listen: %w", l.name, err)
+			return nil, fmt.Errorf("%s: %w", l.key, err)
 		}
 		n.listeners[l.name] = ln
 	}
+	// client_ids encode lan_ip and the inner port actually bound.
+	ids, err := clientid.NewGenerator(cfg.GWCompat.LanIP, n.port("inner", defaultInnerPort), time.Now())
+	if err != nil {
+		n.closeListeners()
+		return nil, fmt.Errorf("gwcompat.lan_ip: %w", err)
+	}
+	n.Hub = hub.New(ids)
 	return n, nil
+}
+
+// defaultInnerPort is encoded in client_ids when the inner listener is off.
+const defaultInnerPort = 2900
+
+func (n *Node) port(name string, fallback int) int {
+	if ln := n.listeners[name]; ln != nil {
+		return ln.Addr().(*net.TCPAddr).Port
+	}
+	return fallback
 }
 
 // Addr returns the bound address of a listener ("ws", "api", "text"), or nil.
@@ -101,6 +119,15 @@ func (n *Node) Run(ctx context.Context) error {
 		}()
 	}
 
+	innerPort := n.port("inner", defaultInnerPort)
+	n.workers = gwcompat.NewWorkers(net.ParseIP(n.cfg.GWCompat.LanIP), innerPort, n.port("ws", 0), n.log.With("listener", "inner"))
+	advertised := "" // without an inner listener the Register has nothing of ours to list
+	if n.listeners["inner"] != nil {
+		advertised = fmt.Sprintf("%s:%d", n.cfg.GWCompat.LanIP, innerPort)
+	}
+	n.register = gwcompat.NewRegister(advertised, n.cfg.GWCompat.Secret, n.log.With("listener", "register"))
+	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
+
 	hb := n.cfg.Heartbeat
 	n.ws = transport.NewPortable(transport.Options{
 		MaxMessageSize:     n.cfg.WS.MaxMessageSize,
@@ -111,7 +138,7 @@ func (n *Node) Run(ctx context.Context) error {
 		PingReply:          hb.Reply,
 		ServerPing:         hb.ServerPing,
 		ServerPingInterval: hb.ServerPingInterval.Duration,
-	}, &gateway{hub: n.Hub, cfg: n.cfg.WS, log: n.log}, n.log.With("listener", "ws"))
+	}, &gateway{hub: n.Hub, cfg: n.cfg.WS, sink: n.workers, log: n.log}, n.log.With("listener", "ws"))
 	n.api = api.NewHTTP(n.Hub, api.HTTPOptions{
 		Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
 	}, n.log)
@@ -130,6 +157,8 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	serve("text", n.text.Serve)
+	serve("register", n.register.Serve)
+	serve("inner", n.inner.Serve)
 	n.log.Info("thinkgate started", "version", Version)
 
 	var runErr error
@@ -147,6 +176,12 @@ func (n *Node) Run(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("api shutdown: %w", err))
 	}
 	if err := n.text.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := n.inner.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := n.register.Shutdown(sctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := n.ws.Shutdown(sctx); err != nil {
@@ -172,6 +207,10 @@ func (n *Node) Status() any {
 			l["requests"] = n.api.Requests.Load()
 		case "text":
 			l["accepted"], l["active"], l["requests"] = n.text.Accepted.Load(), n.text.Active(), n.text.Requests.Load()
+		case "inner":
+			l["accepted"], l["active"], l["packets"], l["business_workers"] = n.inner.Accepted.Load(), n.inner.Active(), n.inner.Packets.Load(), n.workers.Count()
+		case "register":
+			l["addresses"] = n.register.Addresses()
 		}
 		listeners[name] = l
 	}

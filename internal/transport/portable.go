@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -175,11 +174,11 @@ func (p *portable) pingIdle() {
 }
 
 func (p *portable) serveConn(nc net.Conn) {
-	req := &Request{Header: http.Header{}}
+	req := &Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
 	up := ws.Upgrader{
 		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
 		OnHeader: func(k, v []byte) error {
-			req.Header.Add(string(k), string(v))
+			req.Headers = append(req.Headers, Header{Name: string(k), Value: string(v)})
 			return nil
 		},
 	}

@@ -9,7 +9,7 @@ package transport
 import (
 	"context"
 	"net"
-	"net/http"
+	"strings"
 	"time"
 )
 
@@ -40,8 +40,23 @@ type Conn interface {
 
 // Request is what the client's handshake asked for.
 type Request struct {
-	URI    string
-	Header http.Header
+	URI        string
+	Headers    []Header // in the order the client sent them
+	RemoteAddr net.Addr
+	LocalAddr  net.Addr
+}
+
+// Header is one handshake request header.
+type Header struct{ Name, Value string }
+
+// Get returns the first value of the named header (any case), or "".
+func (r *Request) Get(name string) string {
+	for _, h := range r.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
 }
 
 // Handler is told about every connection that completes its handshake.

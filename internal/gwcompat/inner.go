@@ -1,0 +1,510 @@
+package gwcompat
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"thinkgate/internal/hub"
+	"thinkgate/internal/phpser"
+)
+
+// Inner serves GatewayWorker's inner port: commands from PHP's GatewayClient
+// and from BusinessWorkers, in the 28-byte GatewayProtocol (section 2).
+//
+// One send, one delivery: GatewayClient sends sendToAll, sendToUid,
+// sendToGroup, ungroup and every aggregate query to each address the
+// Register lists, and merges the answers itself. Commands arriving here
+// therefore act on this node's own connections only. When a cluster bus
+// joins nodes, it must not forward what arrives on this port, or every
+// client would get each message once per node.
+type Inner struct {
+	hub     *hub.Hub
+	secret  string
+	workers *Workers
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+	closed bool
+	wg     sync.WaitGroup
+
+	Accepted atomic.Uint64 // connections accepted
+	Packets  atomic.Uint64 // packets handled
+}
+
+// NewInner returns the inner port server; workers receives BusinessWorker
+// connections.
+func NewInner(h *hub.Hub, secret string, workers *Workers, log *slog.Logger) *Inner {
+	return &Inner{hub: h, secret: secret, workers: workers, log: log, conns: map[net.Conn]bool{}}
+}
+
+// Serve accepts connections until Shutdown.
+func (in *Inner) Serve(ln net.Listener) error {
+	in.mu.Lock()
+	in.ln = ln
+	in.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			in.mu.Lock()
+			closed := in.closed
+			in.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("inner accept: %w", err)
+		}
+		in.Accepted.Add(1)
+		in.mu.Lock()
+		if in.closed {
+			in.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		in.conns[nc] = true
+		in.wg.Add(1)
+		in.mu.Unlock()
+		go func() {
+			defer in.wg.Done()
+			in.serveConn(nc)
+			in.mu.Lock()
+			delete(in.conns, nc)
+			in.mu.Unlock()
+		}()
+	}
+}
+
+// Active returns the number of open inner connections.
+func (in *Inner) Active() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.conns)
+}
+
+// Shutdown stops accepting and lets each connection finish the packets it
+// has already received.
+func (in *Inner) Shutdown(ctx context.Context) error {
+	in.mu.Lock()
+	in.closed = true
+	if in.ln != nil {
+		in.ln.Close()
+	}
+	for nc := range in.conns {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.CloseRead()
+		} else {
+			nc.Close()
+		}
+	}
+	in.mu.Unlock()
+	done := make(chan struct{})
+	go func() { in.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("inner shutdown: %w", ctx.Err())
+	}
+}
+
+func (in *Inner) serveConn(nc net.Conn) {
+	defer nc.Close()
+	br := bufio.NewReaderSize(nc, 16<<10)
+	out := &connWriter{w: bufio.NewWriter(nc)}
+	authorized := in.secret == ""
+	var worker *worker
+	defer func() {
+		if worker != nil {
+			in.workers.remove(worker)
+		}
+	}()
+	for {
+		p, err := ReadPacket(br, MaxPacket)
+		if err != nil {
+			if errors.Is(err, ErrFrame) {
+				in.log.Warn("inner: bad packet; closing", "remote", nc.RemoteAddr(), "err", err)
+			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				in.log.Debug("inner: connection ended", "remote", nc.RemoteAddr(), "err", err)
+			}
+			out.flush()
+			return
+		}
+		in.Packets.Add(1)
+		if !authorized && p.Cmd != CmdWorkerConnect && p.Cmd != CmdGatewayClientConnect {
+			in.log.Warn("inner: unauthorized request; closing", "remote", nc.RemoteAddr(), "cmd", p.Cmd)
+			out.flush()
+			return
+		}
+		switch p.Cmd {
+		case CmdGatewayClientConnect, CmdWorkerConnect:
+			var hello struct {
+				SecretKey string `json:"secret_key"`
+				WorkerKey string `json:"worker_key"`
+			}
+			json.Unmarshal(p.Body, &hello)
+			if hello.SecretKey != in.secret {
+				in.log.Warn("inner: secret key mismatch; closing", "remote", nc.RemoteAddr(), "cmd", p.Cmd)
+				out.flush()
+				return
+			}
+			authorized = true
+			if p.Cmd == CmdWorkerConnect && worker == nil {
+				worker = in.workers.add(nc, remoteIP(nc)+":"+hello.WorkerKey)
+			}
+		default:
+			if reply := in.handle(p); reply != nil {
+				out.write(appendReply(nil, reply))
+			}
+		}
+		if br.Buffered() == 0 { // answer pipelined requests in one write
+			if out.flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// connWriter is the reply side of one inner connection.
+type connWriter struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (c *connWriter) write(b []byte) {
+	c.mu.Lock()
+	c.w.Write(b)
+	c.mu.Unlock()
+}
+
+func (c *connWriter) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.w.Flush()
+}
+
+func remoteIP(nc net.Conn) string {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return nc.RemoteAddr().String()
+}
+
+// handle runs one command and returns the serialized reply, or nil for the
+// fire-and-forget commands, which must produce no bytes.
+func (in *Inner) handle(p *Packet) []byte {
+	h := in.hub
+	client := func() *hub.Client { return h.ClientByConn(p.ConnID) }
+	do := func(cmd hub.Command) {
+		if _, err := h.Do(&cmd); err != nil {
+			in.log.Debug("inner: command rejected", "cmd", p.Cmd, "err", err)
+		}
+	}
+	switch p.Cmd {
+	case CmdSendToOne:
+		if c := client(); c != nil {
+			h.Send(c, message(p))
+		}
+	case CmdSendToAll:
+		var ext struct {
+			Connections json.RawMessage `json:"connections"`
+			Exclude     json.RawMessage `json:"exclude"`
+		}
+		if len(p.Ext) > 0 {
+			json.Unmarshal(p.Ext, &ext)
+		}
+		cmd := hub.Command{Op: hub.OpSendToAll, Message: message(p)}
+		if len(ext.Connections) > 0 && string(ext.Connections) != "null" {
+			cmd.ClientIDs = in.clientIDs(values(ext.Connections))
+			if cmd.ClientIDs == nil {
+				cmd.ClientIDs = []string{}
+			}
+		} else {
+			cmd.Exclude = in.clientIDs(keys(ext.Exclude))
+		}
+		do(cmd)
+	case CmdKick:
+		if c := client(); c != nil {
+			cmd := hub.Command{Op: hub.OpCloseClient, ClientID: c.ID}
+			if p.Flag&FlagBodyIsScalar != 0 || string(p.Body) != "N;" {
+				cmd.Message = message(p)
+			}
+			do(cmd)
+		}
+	case CmdDestroy:
+		if c := client(); c != nil {
+			do(hub.Command{Op: hub.OpDestroyClient, ClientID: c.ID})
+		}
+	case CmdUpdateSession:
+		if c := client(); c != nil {
+			do(hub.Command{Op: hub.OpUpdateSession, ClientID: c.ID, Session: p.Ext})
+		}
+	case CmdSetSession:
+		if c := client(); c != nil {
+			do(hub.Command{Op: hub.OpSetSession, ClientID: c.ID, Session: append([]byte{}, p.Ext...)})
+		}
+	case CmdGetAllClientSessions:
+		return sessionsReply(h.Clients())
+	case CmdGetClientSessionsByGroup:
+		return sessionsReply(h.GroupClients(string(p.Ext)))
+	case CmdIsOnline:
+		if client() != nil {
+			return []byte("i:1;")
+		}
+		return []byte("i:0;")
+	case CmdBindUid:
+		if c := client(); c != nil && !phpEmpty(p.Ext) {
+			do(hub.Command{Op: hub.OpBindUid, ClientID: c.ID, UIDs: []string{string(p.Ext)}})
+		}
+	case CmdUnbindUid:
+		if c := client(); c != nil {
+			do(hub.Command{Op: hub.OpUnbindUid, ClientID: c.ID})
+		}
+	case CmdJoinGroup, CmdLeaveGroup:
+		if c := client(); c != nil && !phpEmpty(p.Ext) {
+			op := hub.OpJoinGroup
+			if p.Cmd == CmdLeaveGroup {
+				op = hub.OpLeaveGroup
+			}
+			do(hub.Command{Op: op, ClientID: c.ID, Groups: []string{string(p.Ext)}})
+		}
+	case CmdUngroup:
+		if !phpEmpty(p.Ext) {
+			do(hub.Command{Op: hub.OpUngroup, Groups: []string{string(p.Ext)}})
+		}
+	case CmdSendToUid:
+		if uids := nonEmpty(values(p.Ext)); len(uids) > 0 {
+			do(hub.Command{Op: hub.OpSendToUid, UIDs: uids, Message: message(p)})
+		}
+	case CmdSendToGroup:
+		var ext struct {
+			Group   json.RawMessage `json:"group"`
+			Exclude json.RawMessage `json:"exclude"`
+		}
+		json.Unmarshal(p.Ext, &ext)
+		if groups := nonEmpty(values(ext.Group)); len(groups) > 0 {
+			do(hub.Command{Op: hub.OpSendToGroup, Groups: groups, Exclude: in.clientIDs(keys(ext.Exclude)), Message: message(p)})
+		}
+	case CmdGetClientIdByUid:
+		return phpser.Serialize(connIDList(h.UIDClients(string(p.Ext))))
+	case CmdBatchGetClientIdByUid:
+		out := phpser.NewArr()
+		for _, uid := range values(p.Ext) {
+			out.Set(phpser.StrKey(uid), connIDList(h.UIDClients(uid)))
+		}
+		return phpser.Serialize(phpser.ArrV(out))
+	case CmdGetClientCountByGroup:
+		if len(p.Ext) == 0 {
+			return phpser.Serialize(phpser.IntV(int64(h.ClientCount())))
+		}
+		return phpser.Serialize(phpser.IntV(int64(len(h.GroupClients(string(p.Ext))))))
+	case CmdBatchGetClientCountByGroup:
+		out := phpser.NewArr()
+		for _, g := range values(p.Ext) {
+			out.Set(phpser.StrKey(g), phpser.IntV(int64(len(h.GroupClients(g)))))
+		}
+		return phpser.Serialize(phpser.ArrV(out))
+	case CmdGetGroupIdList:
+		out := phpser.NewArr()
+		for _, g := range h.GroupIDs() {
+			if k := phpser.StrKey(g); k.IsInt { // array_keys gives ints for numeric groups
+				out.Append(phpser.IntV(k.I))
+			} else {
+				out.Append(phpser.Str(g))
+			}
+		}
+		return phpser.Serialize(phpser.ArrV(out))
+	case CmdSelect:
+		return in.selectReply(p.Ext)
+	case CmdGetSessionByClientId:
+		c := client()
+		switch {
+		case c == nil:
+			return []byte("N;")
+		case len(c.Session()) == 0:
+			return []byte("a:0:{}")
+		default:
+			return c.Session()
+		}
+	case CmdPing:
+	default:
+		in.log.Warn("inner: unknown command; ignored", "cmd", p.Cmd)
+	}
+	return nil
+}
+
+// message builds the client message of a send: a scalar body as is; a
+// serialized one (flag 0x01 clear) unserialized, strings as is and anything
+// else as JSON, as workerman v5 does; the raw flag skips framing.
+func message(p *Packet) *hub.Message {
+	data := p.Body
+	if p.Flag&FlagBodyIsScalar == 0 {
+		if v, err := phpser.Unserialize(p.Body); err == nil {
+			if v.Kind == phpser.String {
+				data = []byte(v.S)
+			} else {
+				data = phpser.ToJSON(v)
+			}
+		}
+	}
+	return &hub.Message{Raw: p.Flag&FlagNotCallEncode != 0, Data: data}
+}
+
+// phpEmpty is PHP's empty() for a string: "" and "0".
+func phpEmpty(b []byte) bool { return len(b) == 0 || string(b) == "0" }
+
+func nonEmpty(list []string) []string {
+	out := list[:0]
+	for _, s := range list {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// values returns the string form of each value of a JSON list or object
+// (PHP senders produce either, depending on the array's keys).
+func values(raw []byte) []string {
+	v, err := phpser.FromJSON(raw)
+	if err != nil || v.Kind != phpser.Array {
+		return nil
+	}
+	out := make([]string, 0, v.A.Len())
+	for i := range v.A.Len() {
+		_, e := v.A.At(i)
+		out = append(out, e.Scalar())
+	}
+	return out
+}
+
+// keys returns the keys of a JSON object ({"2":2} -> ["2"]).
+func keys(raw []byte) []string {
+	v, err := phpser.FromJSON(raw)
+	if err != nil || v.Kind != phpser.Array {
+		return nil
+	}
+	out := make([]string, 0, v.A.Len())
+	for i := range v.A.Len() {
+		k, _ := v.A.At(i)
+		out = append(out, k.String())
+	}
+	return out
+}
+
+// clientIDs maps connection numbers (decimal strings) to this node's client ids.
+func (in *Inner) clientIDs(conns []string) []string {
+	var out []string
+	for _, s := range conns {
+		k := phpser.StrKey(s)
+		if !k.IsInt || k.I < 0 || k.I > 1<<32-1 {
+			continue
+		}
+		if c := in.hub.ClientByConn(uint32(k.I)); c != nil {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+func connIDList(cs []*hub.Client) phpser.Value {
+	a := phpser.NewArr()
+	for _, c := range cs {
+		a.Append(phpser.IntV(int64(c.ConnID())))
+	}
+	return phpser.ArrV(a)
+}
+
+// sessionsReply is array(conn_id => session string), with never-set
+// sessions as "".
+func sessionsReply(cs []*hub.Client) []byte {
+	a := phpser.NewArr()
+	for _, c := range cs {
+		a.Set(phpser.IntKey(int64(c.ConnID())), phpser.Str(string(c.Session())))
+	}
+	return phpser.Serialize(phpser.ArrV(a))
+}
+
+// selectReply answers CMD_SELECT (section 2.6).
+func (in *Inner) selectReply(ext []byte) []byte {
+	empty := []byte("a:0:{}")
+	var req struct {
+		Fields []string        `json:"fields"`
+		Where  json.RawMessage `json:"where"`
+	}
+	if json.Unmarshal(ext, &req) != nil {
+		return empty
+	}
+	h := in.hub
+	var picked []*hub.Client
+	seen := map[*hub.Client]bool{}
+	add := func(cs ...*hub.Client) {
+		for _, c := range cs {
+			if c != nil && !seen[c] {
+				seen[c] = true
+				picked = append(picked, c)
+			}
+		}
+	}
+	where, err := phpser.FromJSON(req.Where)
+	if err != nil || where.Kind != phpser.Array || where.A.Len() == 0 {
+		add(h.Clients()...)
+	} else {
+		for i := range where.A.Len() {
+			k, items := where.A.At(i)
+			if items.Kind != phpser.Array {
+				continue
+			}
+			for j := range items.A.Len() {
+				_, item := items.A.At(j)
+				switch k.String() {
+				case "groups":
+					add(h.GroupClients(item.Scalar())...)
+				case "uid":
+					add(h.UIDClients(item.Scalar())...)
+				case "connection_id":
+					if item.Kind == phpser.Int && item.I >= 0 && item.I <= 1<<32-1 {
+						add(h.ClientByConn(uint32(item.I)))
+					} else if sk := phpser.StrKey(item.Scalar()); sk.IsInt && sk.I >= 0 && sk.I <= 1<<32-1 {
+						add(h.ClientByConn(uint32(sk.I)))
+					}
+				}
+			}
+		}
+	}
+	out := phpser.NewArr()
+	for _, c := range picked {
+		info := c.Info()
+		row := phpser.NewArr()
+		for _, f := range req.Fields {
+			var v phpser.Value
+			switch f {
+			case "uid":
+				if info.UID != "" {
+					v = phpser.Str(info.UID)
+				}
+			case "groups":
+				if info.Joined {
+					g := phpser.NewArr()
+					for _, name := range info.Groups {
+						g.Set(phpser.StrKey(name), phpser.Str(name))
+					}
+					v = phpser.ArrV(g)
+				}
+			case "session":
+				v = phpser.Str(string(info.Session))
+			}
+			row.Set(phpser.StrKey(f), v)
+		}
+		out.Set(phpser.IntKey(int64(c.ConnID())), phpser.ArrV(row))
+	}
+	return phpser.Serialize(phpser.ArrV(out))
+}

@@ -1,0 +1,239 @@
+package gwcompat
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"thinkgate/internal/lines"
+)
+
+// registerAuthTimeout is how long a Register connection may stay silent
+// after connecting, as in GatewayWorker.
+const registerAuthTimeout = 10 * time.Second
+
+// registerMaxLine bounds one Register line; real events are a few hundred bytes.
+const registerMaxLine = 64 << 10
+
+// Register is GatewayWorker's Register service (section 1.3): a directory of
+// gateway inner addresses. This node's own inner address is always listed
+// first; PHP gateways that announce themselves with gateway_connect are
+// listed after it.
+type Register struct {
+	secret string
+	self   string
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	gateways []registered           // in registration order
+	workers  map[*registerConn]bool // connections that sent worker_connect
+	conns    map[*registerConn]bool
+	ln       net.Listener
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type registered struct {
+	conn *registerConn
+	addr string
+}
+
+type registerConn struct {
+	nc net.Conn
+	mu sync.Mutex // serializes writes
+}
+
+func (c *registerConn) writeLine(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := c.nc.Write(append(b, '\n'))
+	return err
+}
+
+// NewRegister returns a Register that advertises self (this node's
+// "lan_ip:inner_port") and checks secret.
+func NewRegister(self, secret string, log *slog.Logger) *Register {
+	return &Register{self: self, secret: secret, log: log, workers: map[*registerConn]bool{}, conns: map[*registerConn]bool{}}
+}
+
+// Addresses returns the advertised inner addresses, this node's first.
+func (r *Register) Addresses() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addressesLocked()
+}
+
+func (r *Register) addressesLocked() []string {
+	out := []string{}
+	if r.self != "" {
+		out = append(out, r.self)
+	}
+	for _, g := range r.gateways {
+		if !slices.Contains(out, g.addr) {
+			out = append(out, g.addr)
+		}
+	}
+	return out
+}
+
+// Serve accepts Register connections until Shutdown.
+func (r *Register) Serve(ln net.Listener) error {
+	r.mu.Lock()
+	r.ln = ln
+	r.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			r.mu.Lock()
+			closed := r.closed
+			r.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("register accept: %w", err)
+		}
+		c := &registerConn{nc: nc}
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		r.conns[c] = true
+		r.wg.Add(1)
+		r.mu.Unlock()
+		go func() {
+			defer r.wg.Done()
+			r.serveConn(c)
+		}()
+	}
+}
+
+// Shutdown stops accepting and closes every connection.
+func (r *Register) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	if r.ln != nil {
+		r.ln.Close()
+	}
+	for c := range r.conns {
+		c.nc.Close()
+	}
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("register shutdown: %w", ctx.Err())
+	}
+}
+
+func (r *Register) serveConn(c *registerConn) {
+	defer r.forget(c)
+	defer c.nc.Close()
+	br := bufio.NewReaderSize(c.nc, 4096)
+	c.nc.SetReadDeadline(time.Now().Add(registerAuthTimeout))
+	for {
+		line, err := lines.Read(br, registerMaxLine)
+		if err != nil {
+			if errors.Is(err, lines.ErrTooLong) || isTimeout(err) {
+				r.log.Warn("register: closing connection", "remote", c.nc.RemoteAddr(), "err", err)
+			}
+			return
+		}
+		c.nc.SetReadDeadline(time.Time{})
+		var ev struct {
+			Event     string `json:"event"`
+			SecretKey string `json:"secret_key"`
+			Address   string `json:"address"`
+		}
+		if json.Unmarshal(line, &ev) != nil || ev.Event == "" {
+			c.writeLine(fmt.Appendf(nil, "Bad request for Register service. Request info(IP:%s, Request Buffer:%s). See http://doc2.workerman.net/register-auth-timeout.html",
+				c.nc.RemoteAddr(), truncate(line, 200)))
+			return
+		}
+		if ev.Event == "ping" {
+			continue
+		}
+		if ev.SecretKey != r.secret {
+			r.log.Warn("register: secret key mismatch; closing", "remote", c.nc.RemoteAddr(), "event", ev.Event)
+			return
+		}
+		switch ev.Event {
+		case "worker_connect":
+			r.mu.Lock()
+			r.workers[c] = true
+			addrs := r.addressesLocked()
+			r.mu.Unlock()
+			c.writeLine(broadcast(addrs))
+		case "gateway_connect":
+			if ev.Address == "" {
+				r.log.Warn("register: gateway_connect without address; closing", "remote", c.nc.RemoteAddr())
+				return
+			}
+			r.mu.Lock()
+			r.gateways = append(r.gateways, registered{conn: c, addr: ev.Address})
+			r.mu.Unlock()
+			r.broadcastAll()
+		default:
+			r.log.Warn("register: unknown event; closing", "remote", c.nc.RemoteAddr(), "event", ev.Event)
+			return
+		}
+	}
+}
+
+func (r *Register) forget(c *registerConn) {
+	r.mu.Lock()
+	delete(r.conns, c)
+	delete(r.workers, c)
+	before := len(r.gateways)
+	r.gateways = slices.DeleteFunc(r.gateways, func(g registered) bool { return g.conn == c })
+	changed := len(r.gateways) != before
+	r.mu.Unlock()
+	if changed {
+		r.broadcastAll()
+	}
+}
+
+// broadcastAll sends the current list to every worker connection.
+func (r *Register) broadcastAll() {
+	r.mu.Lock()
+	msg := broadcast(r.addressesLocked())
+	workers := make([]*registerConn, 0, len(r.workers))
+	for w := range r.workers {
+		workers = append(workers, w)
+	}
+	r.mu.Unlock()
+	for _, w := range workers {
+		w.writeLine(msg)
+	}
+}
+
+func broadcast(addrs []string) []byte {
+	b, _ := json.Marshal(struct {
+		Event     string   `json:"event"`
+		Addresses []string `json:"addresses"`
+	}{"broadcast_addresses", addrs})
+	return b
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
