@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"reflect"
@@ -79,5 +80,23 @@ func TestGatewayClientProtocolFromPHP(t *testing.T) {
 	_, body := s.post("/api/getSession", map[string]any{"client_id": a.ID}, "")
 	if string(body) != `{"result":{"name":"alice","n":2,"f":1.5,"x":null,"arr":{"k":"v"}}}`+"\n" {
 		t.Fatalf("HTTP view of the session: %s", body)
+	}
+}
+
+// TestGatewayClientCallsStayInOrder: GatewayClient opens one connection per
+// call; consecutive calls must take effect in the order PHP made them.
+func TestGatewayClientCallsStayInOrder(t *testing.T) {
+	php := needPHP(t)
+	s := start(t, "")
+	a := s.dial()
+	cmd := exec.Command(php, "testdata/ordered.php")
+	cmd.Env = append(os.Environ(), "A="+a.ID)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("php: %v\n%s", err, out)
+	}
+	for i := range 200 {
+		if m := a.read(); m != fmt.Sprint(i) {
+			t.Fatalf("message %d arrived as %q", i, m)
+		}
 	}
 }

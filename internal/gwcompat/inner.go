@@ -3,6 +3,7 @@ package gwcompat
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"thinkgate/internal/hub"
 	"thinkgate/internal/phpser"
@@ -73,13 +75,17 @@ func (in *Inner) Serve(ln net.Listener) error {
 		in.conns[nc] = true
 		in.wg.Add(1)
 		in.mu.Unlock()
-		go func() {
-			defer in.wg.Done()
-			in.serveConn(nc)
-			in.mu.Lock()
-			delete(in.conns, nc)
-			in.mu.Unlock()
-		}()
+		c := in.newConn(nc)
+		// Serve what the connection sent right away before accepting the
+		// next one. GatewayClient makes one short connection per call, so
+		// this keeps consecutive calls (joinGroup, then sendToGroup) in the
+		// order PHP made them, as GatewayWorker's single event loop does;
+		// handing each to its own goroutine would let a later call overtake.
+		if c.first() {
+			go c.rest()
+		} else {
+			c.end()
+		}
 	}
 }
 
@@ -116,61 +122,116 @@ func (in *Inner) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (in *Inner) serveConn(nc net.Conn) {
-	defer nc.Close()
-	br := bufio.NewReaderSize(nc, 16<<10)
-	out := &connWriter{w: bufio.NewWriter(nc)}
-	authorized := in.secret == ""
-	var worker *worker
-	defer func() {
-		if worker != nil {
-			in.workers.remove(worker)
-		}
-	}()
+// firstWait bounds how long the accept loop waits for a new connection's
+// first packet; GatewayClient and BusinessWorker write at once.
+const firstWait = 20 * time.Millisecond
+
+// innerConn is one connection to the inner port.
+type innerConn struct {
+	in         *Inner
+	nc         net.Conn
+	br         *bufio.Reader
+	out        *connWriter
+	authorized bool
+	worker     *worker
+}
+
+func (in *Inner) newConn(nc net.Conn) *innerConn {
+	return &innerConn{in: in, nc: nc, br: bufio.NewReaderSize(nc, 16<<10),
+		out: &connWriter{w: bufio.NewWriter(nc)}, authorized: in.secret == ""}
+}
+
+// first serves the whole packets the connection sends at once, waiting at
+// most firstWait for the first one; false when the connection is finished.
+// It only peeks until a packet is complete, so a deadline never splits one:
+// whatever is not served here is served by rest.
+func (c *innerConn) first() bool {
+	c.nc.SetReadDeadline(time.Now().Add(firstWait))
+	defer c.nc.SetReadDeadline(time.Time{})
 	for {
-		p, err := ReadPacket(br, MaxPacket)
+		hdr, err := c.br.Peek(HeaderLen)
 		if err != nil {
-			if errors.Is(err, ErrFrame) {
-				in.log.Warn("inner: bad packet; closing", "remote", nc.RemoteAddr(), "err", err)
-			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				in.log.Debug("inner: connection ended", "remote", nc.RemoteAddr(), "err", err)
-			}
-			out.flush()
-			return
+			return isTimeout(err) || len(hdr) > 0 // EOF with nothing buffered: done
 		}
-		in.Packets.Add(1)
-		if !authorized && p.Cmd != CmdWorkerConnect && p.Cmd != CmdGatewayClientConnect {
-			in.log.Warn("inner: unauthorized request; closing", "remote", nc.RemoteAddr(), "cmd", p.Cmd)
-			out.flush()
-			return
+		n := int(binary.BigEndian.Uint32(hdr))
+		if n < HeaderLen || n > c.br.Size() {
+			return true // malformed or large: rest reads (and judges) it
 		}
-		switch p.Cmd {
-		case CmdGatewayClientConnect, CmdWorkerConnect:
-			var hello struct {
-				SecretKey string `json:"secret_key"`
-				WorkerKey string `json:"worker_key"`
-			}
-			json.Unmarshal(p.Body, &hello)
-			if hello.SecretKey != in.secret {
-				in.log.Warn("inner: secret key mismatch; closing", "remote", nc.RemoteAddr(), "cmd", p.Cmd)
-				out.flush()
-				return
-			}
-			authorized = true
-			if p.Cmd == CmdWorkerConnect && worker == nil {
-				worker = in.workers.add(nc, remoteIP(nc)+":"+hello.WorkerKey)
-			}
-		default:
-			if reply := in.handle(p); reply != nil {
-				out.write(appendReply(nil, reply))
-			}
+		if _, err := c.br.Peek(n); err != nil {
+			return true
 		}
-		if br.Buffered() == 0 { // answer pipelined requests in one write
-			if out.flush() != nil {
-				return
-			}
+		if !c.step() {
+			return false
+		}
+		if c.br.Buffered() == 0 {
+			// Most GatewayClient calls end here; their FIN is read by rest.
+			return true
 		}
 	}
+}
+
+// rest serves the connection until it ends.
+func (c *innerConn) rest() {
+	for c.step() {
+	}
+	c.end()
+}
+
+func (c *innerConn) end() {
+	c.out.flush()
+	c.nc.Close()
+	if c.worker != nil {
+		c.in.workers.remove(c.worker)
+	}
+	c.in.mu.Lock()
+	delete(c.in.conns, c.nc)
+	c.in.mu.Unlock()
+	c.in.wg.Done()
+}
+
+// step reads and handles one packet; false when the connection must end.
+func (c *innerConn) step() bool {
+	in, nc := c.in, c.nc
+	p, err := ReadPacket(c.br, MaxPacket)
+	if err != nil {
+		if errors.Is(err, ErrFrame) {
+			in.log.Warn("inner: bad packet; closing", "remote", nc.RemoteAddr(), "err", err)
+		} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			in.log.Debug("inner: connection ended", "remote", nc.RemoteAddr(), "err", err)
+		}
+		return false
+	}
+	in.Packets.Add(1)
+	if !c.authorized && p.Cmd != CmdWorkerConnect && p.Cmd != CmdGatewayClientConnect {
+		in.log.Warn("inner: unauthorized request; closing", "remote", nc.RemoteAddr(), "cmd", p.Cmd)
+		return false
+	}
+	switch p.Cmd {
+	case CmdGatewayClientConnect, CmdWorkerConnect:
+		var hello struct {
+			SecretKey string `json:"secret_key"`
+			WorkerKey string `json:"worker_key"`
+		}
+		json.Unmarshal(p.Body, &hello)
+		if hello.SecretKey != in.secret {
+			in.log.Warn("inner: secret key mismatch; closing", "remote", nc.RemoteAddr(), "cmd", p.Cmd)
+			return false
+		}
+		c.authorized = true
+		if p.Cmd == CmdWorkerConnect && c.worker == nil {
+			c.worker = in.workers.add(nc, remoteIP(nc)+":"+hello.WorkerKey)
+		}
+	default:
+		if reply := in.handle(p); reply != nil {
+			c.out.write(appendReply(nil, reply))
+		}
+	}
+	if c.br.Buffered() == 0 { // answer pipelined requests in one write
+		if c.out.flush() != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // connWriter is the reply side of one inner connection.
