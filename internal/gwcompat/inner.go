@@ -12,6 +12,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"thinkgate/internal/hub"
@@ -130,15 +131,40 @@ const firstWait = 20 * time.Millisecond
 type innerConn struct {
 	in         *Inner
 	nc         net.Conn
+	raw        syscall.RawConn
 	br         *bufio.Reader
 	out        *connWriter
 	authorized bool
 	worker     *worker
+	// busy is set as soon as bytes leave the kernel for br and cleared once
+	// everything read is handled: with unread(raw) it tells whether this
+	// connection has anything not yet applied.
+	busy atomic.Bool
 }
 
 func (in *Inner) newConn(nc net.Conn) *innerConn {
-	return &innerConn{in: in, nc: nc, br: bufio.NewReaderSize(nc, 16<<10),
-		out: &connWriter{w: bufio.NewWriter(nc)}, authorized: in.secret == ""}
+	c := &innerConn{in: in, nc: nc, out: &connWriter{w: bufio.NewWriter(nc)}, authorized: in.secret == ""}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	c.br = bufio.NewReaderSize(busyReader{c}, 16<<10)
+	return c
+}
+
+// busyReader marks the connection busy when a read brings bytes in.
+type busyReader struct{ c *innerConn }
+
+func (r busyReader) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	if n > 0 {
+		r.c.busy.Store(true)
+	}
+	return n, err
+}
+
+// settled reports whether everything this connection has received is applied.
+func (c *innerConn) settled() bool {
+	return !c.busy.Load() && (c.raw == nil || unread(c.raw) == 0)
 }
 
 // first serves the whole packets the connection sends at once, waiting at
@@ -219,12 +245,22 @@ func (c *innerConn) step() bool {
 		}
 		c.authorized = true
 		if p.Cmd == CmdWorkerConnect && c.worker == nil {
-			c.worker = in.workers.add(nc, remoteIP(nc)+":"+hello.WorkerKey)
+			c.worker = in.workers.add(nc, remoteIP(nc)+":"+hello.WorkerKey, c.settled)
 		}
 	default:
+		if c.worker == nil && isQuery(p.Cmd) {
+			// A BusinessWorker writes with fire-and-forget commands on its
+			// long-lived connection and asks on pooled ones; what it wrote
+			// first must be applied before its question is answered, as
+			// GatewayWorker's event loop does by reading in arrival order.
+			in.workers.settle()
+		}
 		if reply := in.handle(p); reply != nil {
 			c.out.write(appendReply(nil, reply))
 		}
+	}
+	if c.br.Buffered() == 0 {
+		c.busy.Store(false)
 	}
 	if c.br.Buffered() == 0 { // answer pipelined requests in one write
 		if c.out.flush() != nil {
@@ -400,6 +436,17 @@ func (in *Inner) handle(p *Packet) []byte {
 		in.log.Warn("inner: unknown command; ignored", "cmd", p.Cmd)
 	}
 	return nil
+}
+
+// isQuery reports whether cmd is answered with a reply.
+func isQuery(cmd byte) bool {
+	switch cmd {
+	case CmdGetAllClientSessions, CmdIsOnline, CmdGetClientIdByUid, CmdBatchGetClientIdByUid,
+		CmdGetClientSessionsByGroup, CmdGetClientCountByGroup, CmdSelect, CmdGetGroupIdList,
+		CmdBatchGetClientCountByGroup, CmdGetSessionByClientId:
+		return true
+	}
+	return false
 }
 
 // message builds the client message of a send: a scalar body as is; a

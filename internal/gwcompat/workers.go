@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net"
+	"runtime"
+	"slices"
 	"sync"
+	"time"
 
 	"thinkgate/internal/events"
 	"thinkgate/internal/hub"
@@ -37,12 +40,13 @@ type remote struct {
 }
 
 type worker struct {
-	key    string
-	nc     net.Conn
-	out    chan []byte
-	bound  int // clients routed here
-	done   chan struct{}
-	closed bool
+	key     string
+	nc      net.Conn
+	settled func() bool // everything received from this worker is applied
+	out     chan []byte
+	bound   int // clients routed here
+	done    chan struct{}
+	closed  bool
 }
 
 // NewWorkers returns an empty worker set for the node whose inner address is
@@ -61,8 +65,8 @@ func (ws *Workers) Count() int {
 	return len(ws.list)
 }
 
-func (ws *Workers) add(nc net.Conn, key string) *worker {
-	w := &worker{key: key, nc: nc, out: make(chan []byte, workerQueue), done: make(chan struct{})}
+func (ws *Workers) add(nc net.Conn, key string, settled func() bool) *worker {
+	w := &worker{key: key, nc: nc, settled: settled, out: make(chan []byte, workerQueue), done: make(chan struct{})}
 	ws.mu.Lock()
 	for _, old := range ws.list {
 		if old.key == key { // the same worker reconnected: keep the new one
@@ -94,6 +98,27 @@ func (ws *Workers) remove(w *worker) {
 	close(w.done)
 	ws.mu.Unlock()
 	ws.log.Info("BusinessWorker detached", "key", w.key)
+}
+
+// settleWait bounds how long a query waits for workers' earlier writes.
+const settleWait = 20 * time.Millisecond
+
+// settle waits until every attached worker's received packets are applied,
+// or settleWait passes.
+func (ws *Workers) settle() {
+	ws.mu.Lock()
+	list := slices.Clone(ws.list)
+	ws.mu.Unlock()
+	deadline := time.Now().Add(settleWait)
+	for _, w := range list {
+		for spins := 0; !w.settled() && time.Now().Before(deadline); spins++ {
+			if spins < 16 {
+				runtime.Gosched()
+			} else {
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+	}
 }
 
 // write sends queued events to the worker until it goes away.

@@ -177,6 +177,10 @@ func (p *portable) serveConn(nc net.Conn) {
 	req := &Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
 	up := ws.Upgrader{
 		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
+		OnHost: func(host []byte) error { // gobwas reports Host here, not to OnHeader
+			req.Headers = append(req.Headers, Header{Name: "Host", Value: string(host)})
+			return nil
+		},
 		OnHeader: func(k, v []byte) error {
 			req.Headers = append(req.Headers, Header{Name: string(k), Value: string(v)})
 			return nil
