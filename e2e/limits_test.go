@@ -398,7 +398,8 @@ func TestConfigAndVersionCommands(t *testing.T) {
 	cmd := exec.Command(binary, "config")
 	cmd.Dir = t.TempDir() // no thinkgate.toml there
 	cmd.Env = append(os.Environ(), "THINKGATE_HEARTBEAT_REPLY=pong", "THINKGATE_WS_LISTEN=127.0.0.1:0",
-		"THINKGATE_API_LISTEN=127.0.0.1:0", "THINKGATE_TEXT_LISTEN=127.0.0.1:0")
+		"THINKGATE_API_LISTEN=127.0.0.1:0", "THINKGATE_TEXT_LISTEN=127.0.0.1:0",
+		"THINKGATE_GWCOMPAT_REGISTER=127.0.0.1:0", "THINKGATE_GWCOMPAT_INNER=127.0.0.1:0")
 	out, err = cmd.Output()
 	if err != nil {
 		t.Fatal(err)
