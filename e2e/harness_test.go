@@ -249,12 +249,30 @@ func (s *server) dial() *client {
 	return c
 }
 
+// dialPath connects to path with extra handshake headers and reads the init message.
+func (s *server) dialPath(path string, h http.Header) *client {
+	s.t.Helper()
+	c := s.connect(path, h)
+	msg := c.read()
+	var init struct {
+		Type     string
+		ClientID string `json:"client_id"`
+	}
+	if err := json.Unmarshal([]byte(msg), &init); err != nil || init.Type != "init" {
+		s.t.Fatalf("first message %q is not an init", msg)
+	}
+	c.ID = init.ClientID
+	return c
+}
+
 // dialRaw connects without reading anything.
-func (s *server) dialRaw() *client {
+func (s *server) dialRaw() *client { return s.connect("/", nil) }
+
+func (s *server) connect(path string, h http.Header) *client {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := wsclient.Dial(ctx, "ws://"+s.addr("ws")+"/", nil)
+	c, err := wsclient.DialHeader(ctx, "ws://"+s.addr("ws")+path, nil, h)
 	if err != nil {
 		s.t.Fatal(err)
 	}

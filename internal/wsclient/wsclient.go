@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -23,10 +24,18 @@ type Conn struct {
 // connection is made from that address, to spread many clients over
 // 127.0.0.x source addresses.
 func Dial(ctx context.Context, url string, local net.Addr) (*Conn, error) {
+	return DialHeader(ctx, url, local, nil)
+}
+
+// DialHeader is Dial with extra handshake request headers (Cookie, Origin, ...).
+func DialHeader(ctx context.Context, url string, local net.Addr, h http.Header) (*Conn, error) {
 	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nd := net.Dialer{LocalAddr: local}
 		return nd.DialContext(ctx, network, addr)
 	}}
+	if h != nil {
+		d.Header = ws.HandshakeHeaderHTTP(h)
+	}
 	nc, br, _, err := d.Dial(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, err)
