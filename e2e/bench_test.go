@@ -12,27 +12,36 @@ import (
 // connect every client, see every push it sent arrive, and finish every
 // broadcast round. Its timings are not checked here (see docs/BENCHMARKS.md).
 func TestLoadTool(t *testing.T) {
-	s := start(t, "[log]\nlevel = \"info\"")
-	cmd := exec.Command(binary, "bench", "-ws", "ws://"+s.addr("ws")+"/", "-api", "http://"+s.addr("api"),
-		"-n", "60", "-procs", "2", "-rate", "200", "-duration", "1s", "-rounds", "3", "-pid", fmt.Sprint(s.cmd.Process.Pid))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`sendToUid\s+(\d+) at 200/s, (\d+) received`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no sendToUid line in:\n%s", out)
-	}
-	sent, _ := strconv.Atoi(string(m[1]))
-	got, _ := strconv.Atoi(string(m[2]))
-	if sent != 200 || got != sent {
-		t.Fatalf("sent %d pushes, clients received %d:\n%s", sent, got, out)
-	}
-	// 60 clients are too few for /proc's 10 ms CPU tick: the tool must say so
-	// rather than print a zero.
-	for _, want := range []string{`connections\s+60\n`, `server CPU/delivery\s+(\d|not measurable)`, `kernel floor\s+(\d|not measurable)`, `server RSS\s+\d`} {
-		if !regexp.MustCompile(want).Match(out) {
-			t.Fatalf("output lacks %s:\n%s", want, out)
-		}
+	for _, via := range []string{"http", "inner"} {
+		t.Run(via, func(t *testing.T) {
+			s := start(t, "[log]\nlevel = \"info\"\n[gwcompat]\nsecret = \"k\"")
+			cmd := exec.Command(binary, "bench", "-ws", "ws://"+s.addr("ws")+"/", "-api", "http://"+s.addr("api"),
+				"-via", via, "-calls-duration", "300ms", "-inner", s.addr("inner"), "-secret", "k", "-senders", "4",
+				"-n", "60", "-procs", "2", "-rate", "200", "-duration", "1s", "-rounds", "3", "-pid", fmt.Sprint(s.cmd.Process.Pid))
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("bench: %v\n%s", err, out)
+			}
+			m := regexp.MustCompile(`sendToUid\s+(\d+) at 200/s via ` + via + `, (\d+) received`).FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("no sendToUid line in:\n%s", out)
+			}
+			sent, _ := strconv.Atoi(string(m[1]))
+			got, _ := strconv.Atoi(string(m[2]))
+			if sent != 200 || got != sent {
+				t.Fatalf("sent %d pushes, clients received %d:\n%s", sent, got, out)
+			}
+			// 60 clients are too few for /proc's 10 ms CPU tick: the tool must say so
+			// rather than print a zero.
+			want := []string{`connections\s+60\n`, `server CPU/delivery\s+(\d|not measurable)`, `kernel floor\s+(\d|not measurable)`, `server RSS\s+\d`}
+			if via == "inner" {
+				want = append(want, `GatewayClient-style\s+[1-9]\d* sendToUid calls/s, [1-9]\d* isOnline queries/s`)
+			}
+			for _, w := range want {
+				if !regexp.MustCompile(w).Match(out) {
+					t.Fatalf("output lacks %s:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"thinkgate/internal/gwcompat"
 )
 
 type options struct {
@@ -42,6 +44,9 @@ type options struct {
 	senders         int
 	markdown        bool
 	floor           bool
+	via             string
+	callsFor        time.Duration
+	inner, secret   string
 	firstSource     int
 	sourcesPerProcs int
 }
@@ -67,6 +72,10 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.concurrency, "dial-concurrency", 64, "concurrent dials per worker")
 	fs.IntVar(&o.senders, "senders", 32, "concurrent API requests in the latency phase")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the result as a Markdown table row")
+	fs.StringVar(&o.via, "via", "http", "how the latency phase pushes: http (POST /api/sendToUid) or inner (GatewayClient-style, a connection per call)")
+	fs.DurationVar(&o.callsFor, "calls-duration", 3*time.Second, "with -via inner: length of each GatewayClient-style calls/s phase")
+	fs.StringVar(&o.inner, "inner", "127.0.0.1:2900", "GatewayWorker inner address, for -via inner")
+	fs.StringVar(&o.secret, "secret", "", "gwcompat.secret, for -via inner")
 	fs.BoolVar(&o.floor, "floor", true, "first measure the kernel floor: the same clients read the same frames from a bare write loop")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: thinkgate bench [flags]   (against a running thinkgate; see docs/BENCHMARKS.md)")
@@ -77,6 +86,9 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.n < 1 || o.procs < 1 || o.rate < 1 || o.rounds < 1 {
 		return errors.New("-n, -procs, -rate and -rounds must be at least 1")
+	}
+	if o.via != "http" && o.via != "inner" {
+		return errors.New("-via must be http or inner")
 	}
 	o.firstSource, o.sourcesPerProcs = 2, 250/o.procs
 	r, err := run(o, stderr)
@@ -175,10 +187,12 @@ type result struct {
 	CPUPerDeliverUS                   float64
 	UserPerDeliverUS, SysPerDeliverUS float64
 	FloorPerWriteUS                   float64 // CPU per write of a bare write loop to the same clients
+	Via                               string
+	InnerSendsPerS, InnerQueriesPerS  float64
 }
 
 func run(o options, log io.Writer) (*result, error) {
-	res := &result{N: o.n, Rate: o.rate}
+	res := &result{N: o.n, Rate: o.rate, Via: o.via}
 	rssBefore := rssKiB(o.pid)
 
 	var floorLn net.Listener
@@ -255,6 +269,7 @@ func run(o options, log io.Writer) (*result, error) {
 
 	// Latency: sendToUid to a random uid at a fixed rate; the payload carries
 	// the send time and each client records arrival minus send time.
+	inner := &innerClient{addr: o.inner, secret: o.secret}
 	cpu0, measured := cpuSeconds(o.pid)
 	pushes := o.rate * int(o.duration.Seconds())
 	res.Pushes = pushes
@@ -269,7 +284,13 @@ func run(o options, log io.Writer) (*result, error) {
 			for i := range jobs {
 				uid := fmt.Sprint("u", i)
 				data := fmt.Sprintf("l %d", time.Now().UnixNano())
-				if _, err := api.post("sendToUid", map[string]any{"uid": uid, "data": data}); err != nil {
+				var err error
+				if o.via == "inner" {
+					err = inner.send(gwcompat.CmdSendToUid, 0, fmt.Sprintf(`[%q]`, uid), data)
+				} else {
+					_, err = api.post("sendToUid", map[string]any{"uid": uid, "data": data})
+				}
+				if err != nil {
 					errOnce.Do(func() { sendErr = err })
 				}
 			}
@@ -313,6 +334,16 @@ func run(o options, log io.Writer) (*result, error) {
 		res.CPUPerPushUS = (cpu1.total() - cpu0.total()) / float64(pushes) * 1e6
 	}
 	fmt.Fprintf(log, "sendToUid: %d pushes at %d/s, p50 %s p99 %s max %s\n", pushes, o.rate, res.P50, res.P99, res.Max)
+
+	if o.via == "inner" {
+		var err error
+		if res.InnerSendsPerS, res.InnerQueriesPerS, err = innerRates(inner, ids, o, o.callsFor); err != nil {
+			return nil, fmt.Errorf("inner calls: %w", err)
+		}
+		fmt.Fprintf(log, "inner: %.0f sendToUid calls/s, %.0f isOnline queries/s\n", res.InnerSendsPerS, res.InnerQueriesPerS)
+		// Drain what the calls delivered before the fan-out rounds.
+		time.Sleep(time.Second)
+	}
 
 	// Fan-out: one sendToAll at a time; a round ends when every client has it.
 	var fan []float64
@@ -403,18 +434,21 @@ func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error
 
 func (r *result) print(w io.Writer, markdown bool) {
 	if markdown {
-		fmt.Fprintf(w, "| %d | %.0f | %.1f | %d/s | %s | %s | %s | %.1f | %.1f | %.0f | %.2f | %.2f | %.2f |\n",
-			r.N, r.ConnectPerSec, r.RSSPerConnKiB, r.Rate, ms(r.P50), ms(r.P99), ms(r.Max), r.CPUPerPushUS,
+		fmt.Fprintf(w, "| %d | %.0f | %.1f | %d/s %s | %s | %s | %s | %.1f | %.1f | %.0f | %.2f | %.2f | %.2f |\n",
+			r.N, r.ConnectPerSec, r.RSSPerConnKiB, r.Rate, r.Via, ms(r.P50), ms(r.P99), ms(r.Max), r.CPUPerPushUS,
 			r.FanoutMS, r.DeliveriesPerS, r.CPUPerDeliverUS, r.FloorPerWriteUS, r.CPUPerDeliverUS/r.FloorPerWriteUS)
 		return
 	}
 	fmt.Fprintf(w, "connections             %d\n", r.N)
 	fmt.Fprintf(w, "connect rate            %.0f/s\n", r.ConnectPerSec)
 	fmt.Fprintf(w, "server RSS              %.1f MiB (%.2f KiB per connection)\n", r.RSSMiB, r.RSSPerConnKiB)
-	fmt.Fprintf(w, "sendToUid               %d at %d/s, %d received\n", r.Pushes, r.Rate, r.Received)
+	fmt.Fprintf(w, "sendToUid               %d at %d/s via %s, %d received\n", r.Pushes, r.Rate, r.Via, r.Received)
 	fmt.Fprintf(w, "  latency p50/p99/max   %s / %s / %s ms\n", ms(r.P50), ms(r.P99), ms(r.Max))
 	if r.CPUPerPushUS > 0 {
 		fmt.Fprintf(w, "  server CPU per push   %.1f us\n", r.CPUPerPushUS)
+	}
+	if r.InnerSendsPerS > 0 {
+		fmt.Fprintf(w, "GatewayClient-style     %.0f sendToUid calls/s, %.0f isOnline queries/s (a connection per call)\n", r.InnerSendsPerS, r.InnerQueriesPerS)
 	}
 	fmt.Fprintf(w, "sendToAll fan-out       median %.1f ms (max %.1f ms) until the last client has it\n", r.FanoutMS, r.FanoutMaxMS)
 	fmt.Fprintf(w, "  deliveries            %.0f/s\n", r.DeliveriesPerS)
