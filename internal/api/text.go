@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"thinkgate/internal/accept"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/lines"
 )
@@ -57,18 +58,11 @@ func (t *Text) Serve(ln net.Listener) error {
 	t.mu.Lock()
 	t.ln = ln
 	t.mu.Unlock()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if t.isShutdown() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("text port accept: %w", err)
-		}
+	return accept.Loop(ln, t.log, func(nc net.Conn) {
 		t.Accepted.Add(1)
 		if !t.track(nc, true) {
 			nc.Close()
-			continue
+			return
 		}
 		t.wg.Add(1)
 		go func() {
@@ -77,7 +71,7 @@ func (t *Text) Serve(ln net.Listener) error {
 			defer nc.Close()
 			t.serveConn(nc)
 		}()
-	}
+	})
 }
 
 // Active returns the number of open Text port connections.

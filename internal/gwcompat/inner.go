@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"thinkgate/internal/accept"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/phpser"
 )
@@ -40,6 +41,8 @@ type Inner struct {
 	closed bool
 	wg     sync.WaitGroup
 
+	waiting chan struct{} // connections waiting for their first turn (see serve)
+
 	Accepted atomic.Uint64 // connections accepted
 	Packets  atomic.Uint64 // packets handled
 }
@@ -47,47 +50,38 @@ type Inner struct {
 // NewInner returns the inner port server; workers receives BusinessWorker
 // connections.
 func NewInner(h *hub.Hub, secret string, workers *Workers, log *slog.Logger) *Inner {
-	return &Inner{hub: h, secret: secret, workers: workers, log: log, conns: map[net.Conn]bool{}}
+	return &Inner{hub: h, secret: secret, workers: workers, log: log, conns: map[net.Conn]bool{},
+		waiting: make(chan struct{}, maxWaiting)}
 }
+
+// maxWaiting bounds the connections accepted but not yet through their first turn.
+const maxWaiting = 1024
 
 // Serve accepts connections until Shutdown.
 func (in *Inner) Serve(ln net.Listener) error {
 	in.mu.Lock()
 	in.ln = ln
 	in.mu.Unlock()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			in.mu.Lock()
-			closed := in.closed
-			in.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("inner accept: %w", err)
-		}
+	prev := make(chan struct{})
+	close(prev) // the first connection's turn is free
+	return accept.Loop(ln, in.log, func(nc net.Conn) {
 		in.Accepted.Add(1)
 		in.mu.Lock()
 		if in.closed {
 			in.mu.Unlock()
 			nc.Close()
-			continue
+			return
 		}
 		in.conns[nc] = true
 		in.wg.Add(1)
 		in.mu.Unlock()
-		c := in.newConn(nc)
-		// Serve what the connection sent right away before accepting the
-		// next one. GatewayClient makes one short connection per call, so
-		// this keeps consecutive calls (joinGroup, then sendToGroup) in the
-		// order PHP made them, as GatewayWorker's single event loop does;
-		// handing each to its own goroutine would let a later call overtake.
-		if c.first() {
-			go c.rest()
-		} else {
-			c.end()
-		}
-	}
+		// At most maxWaiting connections wait for their first turn; past
+		// that the accept loop blocks and new ones wait in the kernel.
+		in.waiting <- struct{}{}
+		mine := make(chan struct{})
+		go in.newConn(nc).serve(prev, mine)
+		prev = mine
+	})
 }
 
 // Active returns the number of open inner connections.
@@ -167,33 +161,58 @@ func (c *innerConn) settled() bool {
 	return !c.busy.Load() && (c.raw == nil || unread(c.raw) == 0)
 }
 
-// first serves the whole packets the connection sends at once, waiting at
-// most firstWait for the first one; false when the connection is finished.
-// It only peeks until a packet is complete, so a deadline never splits one:
-// whatever is not served here is served by rest.
-func (c *innerConn) first() bool {
+// serve runs one connection. GatewayClient makes one short connection per
+// call, so consecutive calls (joinGroup, then sendToGroup) arrive on
+// different connections; GatewayWorker's single event loop applies them in
+// arrival order, and so must we: each connection waits (at most firstWait)
+// for its first packets in parallel with the others, but runs them only in
+// its accept-order turn: after prev is closed, and closing mine when done.
+// Later packets on long-lived connections run freely.
+func (c *innerConn) serve(prev <-chan struct{}, mine chan<- struct{}) {
+	alive := c.awaitFirst()
+	<-prev
+	if alive {
+		alive = c.runBuffered()
+	}
+	close(mine)
+	<-c.in.waiting
+	if alive {
+		c.rest()
+	} else {
+		c.end()
+	}
+}
+
+// awaitFirst waits at most firstWait until a whole first packet is
+// buffered. It only peeks, so the deadline never splits a packet. False
+// when the connection ended without sending anything.
+func (c *innerConn) awaitFirst() bool {
 	c.nc.SetReadDeadline(time.Now().Add(firstWait))
 	defer c.nc.SetReadDeadline(time.Time{})
-	for {
-		hdr, err := c.br.Peek(HeaderLen)
-		if err != nil {
-			return isTimeout(err) || len(hdr) > 0 // EOF with nothing buffered: done
-		}
+	hdr, err := c.br.Peek(HeaderLen)
+	if err != nil {
+		return isTimeout(err) || len(hdr) > 0
+	}
+	if n := int(binary.BigEndian.Uint32(hdr)); n >= HeaderLen && n <= c.br.Size() {
+		c.br.Peek(n)
+	}
+	return true
+}
+
+// runBuffered handles the whole packets already buffered, without waiting
+// for more; false when the connection must end.
+func (c *innerConn) runBuffered() bool {
+	for c.br.Buffered() >= HeaderLen {
+		hdr, _ := c.br.Peek(HeaderLen)
 		n := int(binary.BigEndian.Uint32(hdr))
-		if n < HeaderLen || n > c.br.Size() {
-			return true // malformed or large: rest reads (and judges) it
-		}
-		if _, err := c.br.Peek(n); err != nil {
-			return true
+		if n < HeaderLen || n > c.br.Buffered() {
+			return true // incomplete, or malformed: rest reads and judges it
 		}
 		if !c.step() {
 			return false
 		}
-		if c.br.Buffered() == 0 {
-			// Most GatewayClient calls end here; their FIN is read by rest.
-			return true
-		}
 	}
+	return true
 }
 
 // rest serves the connection until it ends.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"thinkgate/internal/accept"
 	"thinkgate/internal/lines"
 )
 
@@ -88,23 +89,13 @@ func (r *Register) Serve(ln net.Listener) error {
 	r.mu.Lock()
 	r.ln = ln
 	r.mu.Unlock()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			r.mu.Lock()
-			closed := r.closed
-			r.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("register accept: %w", err)
-		}
+	return accept.Loop(ln, r.log, func(nc net.Conn) {
 		c := &registerConn{nc: nc}
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
 			nc.Close()
-			continue
+			return
 		}
 		r.conns[c] = true
 		r.wg.Add(1)
@@ -113,7 +104,7 @@ func (r *Register) Serve(ln net.Listener) error {
 			defer r.wg.Done()
 			r.serveConn(c)
 		}()
-	}
+	})
 }
 
 // Shutdown stops accepting and closes every connection.

@@ -17,6 +17,8 @@ import (
 	"unsafe"
 
 	"github.com/gobwas/ws"
+
+	"thinkgate/internal/accept"
 )
 
 // closeLinger is how long a closing connection waits for the client's close
@@ -75,28 +77,10 @@ func (p *portable) Serve(ln net.Listener) error {
 	if p.pingFrame != nil {
 		go p.pingIdle()
 	}
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			select {
-			case <-p.stop:
-				return nil
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			// Out of file descriptors and the like: wait and go on, as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			p.log.Warn("accept failed; retrying", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
+	return accept.Loop(ln, p.log, func(nc net.Conn) {
 		p.accepted.Add(1)
 		go p.serveConn(nc)
-	}
+	})
 }
 
 func (p *portable) Shutdown(ctx context.Context) error {
