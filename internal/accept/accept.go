@@ -4,9 +4,11 @@
 package accept
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -29,4 +31,88 @@ func Loop(ln net.Listener, log *slog.Logger, handle func(net.Conn)) error {
 		pause = 0
 		handle(nc)
 	}
+}
+
+// Tracker keeps a listener's open connections so that Shutdown can stop
+// accepting, wake readers and wait for the handlers to finish.
+type Tracker struct {
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Listen records the listener that Shutdown closes.
+func (t *Tracker) Listen(ln net.Listener) {
+	t.mu.Lock()
+	t.ln = ln
+	t.mu.Unlock()
+}
+
+// Add records a new connection; false once Shutdown has begun, when the
+// caller must close it. Every Add that returns true needs one Done.
+func (t *Tracker) Add(nc net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	if t.conns == nil {
+		t.conns = map[net.Conn]struct{}{}
+	}
+	t.conns[nc] = struct{}{}
+	t.wg.Add(1)
+	return true
+}
+
+// Done forgets a connection whose handler has finished.
+func (t *Tracker) Done(nc net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, nc)
+	t.mu.Unlock()
+	t.wg.Done()
+}
+
+// Len returns the number of open connections.
+func (t *Tracker) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
+}
+
+// Shutdown closes the listener, calls wake on every open connection (to end
+// reads between requests; nil closes them) and waits for their handlers or
+// for ctx.
+func (t *Tracker) Shutdown(ctx context.Context, wake func(net.Conn)) error {
+	if wake == nil {
+		wake = func(nc net.Conn) { nc.Close() }
+	}
+	t.mu.Lock()
+	t.closed = true
+	if t.ln != nil {
+		t.ln.Close()
+	}
+	for nc := range t.conns {
+		wake(nc)
+	}
+	t.mu.Unlock()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// CloseRead ends reads on a TCP connection and keeps writes open, so a
+// request already read is still answered; other connections are closed.
+func CloseRead(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.CloseRead()
+		return
+	}
+	nc.Close()
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 
 	"thinkgate/internal/accept"
@@ -38,11 +37,7 @@ type Text struct {
 	opts TextOptions
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[net.Conn]struct{}
-	shutdown bool
-	wg       sync.WaitGroup
+	conns accept.Tracker
 
 	Accepted atomic.Uint64 // connections accepted
 	Requests atomic.Uint64 // request lines answered
@@ -50,24 +45,20 @@ type Text struct {
 
 // NewText returns a Text port server.
 func NewText(h *hub.Hub, opts TextOptions, log *slog.Logger) *Text {
-	return &Text{hub: h, opts: opts, log: log, conns: map[net.Conn]struct{}{}}
+	return &Text{hub: h, opts: opts, log: log}
 }
 
 // Serve accepts connections until Shutdown.
 func (t *Text) Serve(ln net.Listener) error {
-	t.mu.Lock()
-	t.ln = ln
-	t.mu.Unlock()
+	t.conns.Listen(ln)
 	return accept.Loop(ln, t.log, func(nc net.Conn) {
 		t.Accepted.Add(1)
-		if !t.track(nc, true) {
+		if !t.conns.Add(nc) {
 			nc.Close()
 			return
 		}
-		t.wg.Add(1)
 		go func() {
-			defer t.wg.Done()
-			defer t.track(nc, false)
+			defer t.conns.Done(nc)
 			defer nc.Close()
 			t.serveConn(nc)
 		}()
@@ -75,56 +66,15 @@ func (t *Text) Serve(ln net.Listener) error {
 }
 
 // Active returns the number of open Text port connections.
-func (t *Text) Active() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.conns)
-}
-
-func (t *Text) isShutdown() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.shutdown
-}
-
-func (t *Text) track(nc net.Conn, add bool) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !add {
-		delete(t.conns, nc)
-		return true
-	}
-	if t.shutdown {
-		return false
-	}
-	t.conns[nc] = struct{}{}
-	return true
-}
+func (t *Text) Active() int { return t.conns.Len() }
 
 // Shutdown stops accepting, lets every line being handled finish and be
 // answered, then closes the connections.
 func (t *Text) Shutdown(ctx context.Context) error {
-	t.mu.Lock()
-	t.shutdown = true
-	if t.ln != nil {
-		t.ln.Close()
+	if err := t.conns.Shutdown(ctx, accept.CloseRead); err != nil {
+		return fmt.Errorf("text port shutdown: %w", err)
 	}
-	for nc := range t.conns {
-		// Wake readers blocked between requests; a request already read is
-		// still answered because the reply is written before the next read.
-		if tc, ok := nc.(*net.TCPConn); ok {
-			tc.CloseRead()
-		}
-	}
-	t.mu.Unlock()
-	done := make(chan struct{})
-	go func() { t.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("text port shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (t *Text) serveConn(nc net.Conn) {

@@ -35,12 +35,7 @@ type Inner struct {
 	workers *Workers
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-	closed bool
-	wg     sync.WaitGroup
-
+	conns   accept.Tracker
 	waiting chan struct{} // connections waiting for their first turn (see serve)
 
 	Accepted atomic.Uint64 // connections accepted
@@ -50,8 +45,7 @@ type Inner struct {
 // NewInner returns the inner port server; workers receives BusinessWorker
 // connections.
 func NewInner(h *hub.Hub, secret string, workers *Workers, log *slog.Logger) *Inner {
-	return &Inner{hub: h, secret: secret, workers: workers, log: log, conns: map[net.Conn]bool{},
-		waiting: make(chan struct{}, maxWaiting)}
+	return &Inner{hub: h, secret: secret, workers: workers, log: log, waiting: make(chan struct{}, maxWaiting)}
 }
 
 // maxWaiting bounds the connections accepted but not yet through their first turn.
@@ -59,22 +53,15 @@ const maxWaiting = 1024
 
 // Serve accepts connections until Shutdown.
 func (in *Inner) Serve(ln net.Listener) error {
-	in.mu.Lock()
-	in.ln = ln
-	in.mu.Unlock()
+	in.conns.Listen(ln)
 	prev := make(chan struct{})
 	close(prev) // the first connection's turn is free
 	return accept.Loop(ln, in.log, func(nc net.Conn) {
 		in.Accepted.Add(1)
-		in.mu.Lock()
-		if in.closed {
-			in.mu.Unlock()
+		if !in.conns.Add(nc) {
 			nc.Close()
 			return
 		}
-		in.conns[nc] = true
-		in.wg.Add(1)
-		in.mu.Unlock()
 		// At most maxWaiting connections wait for their first turn; past
 		// that the accept loop blocks and new ones wait in the kernel.
 		in.waiting <- struct{}{}
@@ -85,36 +72,15 @@ func (in *Inner) Serve(ln net.Listener) error {
 }
 
 // Active returns the number of open inner connections.
-func (in *Inner) Active() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.conns)
-}
+func (in *Inner) Active() int { return in.conns.Len() }
 
 // Shutdown stops accepting and lets each connection finish the packets it
 // has already received.
 func (in *Inner) Shutdown(ctx context.Context) error {
-	in.mu.Lock()
-	in.closed = true
-	if in.ln != nil {
-		in.ln.Close()
+	if err := in.conns.Shutdown(ctx, accept.CloseRead); err != nil {
+		return fmt.Errorf("inner shutdown: %w", err)
 	}
-	for nc := range in.conns {
-		if tc, ok := nc.(*net.TCPConn); ok {
-			tc.CloseRead()
-		} else {
-			nc.Close()
-		}
-	}
-	in.mu.Unlock()
-	done := make(chan struct{})
-	go func() { in.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("inner shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 // firstWait bounds how long the accept loop waits for a new connection's
@@ -228,10 +194,7 @@ func (c *innerConn) end() {
 	if c.worker != nil {
 		c.in.workers.remove(c.worker)
 	}
-	c.in.mu.Lock()
-	delete(c.in.conns, c.nc)
-	c.in.mu.Unlock()
-	c.in.wg.Done()
+	c.in.conns.Done(c.nc)
 }
 
 // step reads and handles one packet; false when the connection must end.
@@ -500,29 +463,24 @@ func nonEmpty(list []string) []string {
 
 // values returns the string form of each value of a JSON list or object
 // (PHP senders produce either, depending on the array's keys).
-func values(raw []byte) []string {
-	v, err := phpser.FromJSON(raw)
-	if err != nil || v.Kind != phpser.Array {
-		return nil
-	}
-	out := make([]string, 0, v.A.Len())
-	for i := range v.A.Len() {
-		_, e := v.A.At(i)
-		out = append(out, e.Scalar())
-	}
-	return out
-}
+func values(raw []byte) []string { return entries(raw, false) }
 
 // keys returns the keys of a JSON object ({"2":2} -> ["2"]).
-func keys(raw []byte) []string {
+func keys(raw []byte) []string { return entries(raw, true) }
+
+func entries(raw []byte, wantKeys bool) []string {
 	v, err := phpser.FromJSON(raw)
 	if err != nil || v.Kind != phpser.Array {
 		return nil
 	}
 	out := make([]string, 0, v.A.Len())
 	for i := range v.A.Len() {
-		k, _ := v.A.At(i)
-		out = append(out, k.String())
+		k, e := v.A.At(i)
+		if wantKeys {
+			out = append(out, k.String())
+		} else {
+			out = append(out, e.Scalar())
+		}
 	}
 	return out
 }

@@ -35,10 +35,7 @@ type Register struct {
 	mu       sync.Mutex
 	gateways []registered           // in registration order
 	workers  map[*registerConn]bool // connections that sent worker_connect
-	conns    map[*registerConn]bool
-	ln       net.Listener
-	closed   bool
-	wg       sync.WaitGroup
+	conns    accept.Tracker
 }
 
 type registered struct {
@@ -61,7 +58,7 @@ func (c *registerConn) writeLine(b []byte) error {
 // NewRegister returns a Register that advertises self (this node's
 // "lan_ip:inner_port") and checks secret.
 func NewRegister(self, secret string, log *slog.Logger) *Register {
-	return &Register{self: self, secret: secret, log: log, workers: map[*registerConn]bool{}, conns: map[*registerConn]bool{}}
+	return &Register{self: self, secret: secret, log: log, workers: map[*registerConn]bool{}}
 }
 
 // Addresses returns the advertised inner addresses, this node's first.
@@ -86,46 +83,25 @@ func (r *Register) addressesLocked() []string {
 
 // Serve accepts Register connections until Shutdown.
 func (r *Register) Serve(ln net.Listener) error {
-	r.mu.Lock()
-	r.ln = ln
-	r.mu.Unlock()
+	r.conns.Listen(ln)
 	return accept.Loop(ln, r.log, func(nc net.Conn) {
-		c := &registerConn{nc: nc}
-		r.mu.Lock()
-		if r.closed {
-			r.mu.Unlock()
+		if !r.conns.Add(nc) {
 			nc.Close()
 			return
 		}
-		r.conns[c] = true
-		r.wg.Add(1)
-		r.mu.Unlock()
 		go func() {
-			defer r.wg.Done()
-			r.serveConn(c)
+			defer r.conns.Done(nc)
+			r.serveConn(&registerConn{nc: nc})
 		}()
 	})
 }
 
 // Shutdown stops accepting and closes every connection.
 func (r *Register) Shutdown(ctx context.Context) error {
-	r.mu.Lock()
-	r.closed = true
-	if r.ln != nil {
-		r.ln.Close()
+	if err := r.conns.Shutdown(ctx, nil); err != nil {
+		return fmt.Errorf("register shutdown: %w", err)
 	}
-	for c := range r.conns {
-		c.nc.Close()
-	}
-	r.mu.Unlock()
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("register shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (r *Register) serveConn(c *registerConn) {
@@ -184,7 +160,6 @@ func (r *Register) serveConn(c *registerConn) {
 
 func (r *Register) forget(c *registerConn) {
 	r.mu.Lock()
-	delete(r.conns, c)
 	delete(r.workers, c)
 	before := len(r.gateways)
 	r.gateways = slices.DeleteFunc(r.gateways, func(g registered) bool { return g.conn == c })

@@ -252,29 +252,8 @@ func (p *parser) value(depth int) (Value, error) {
 		}
 		return Str(s), p.expect(";")
 	case 'a':
-		n, err := p.int(':')
-		if err != nil {
-			return Value{}, err
-		}
-		if n < 0 || n > int64(len(p.b)-p.i) {
-			return Value{}, p.fail("array count out of range")
-		}
-		if err := p.expect("{"); err != nil {
-			return Value{}, err
-		}
 		a := NewArr()
-		for range n {
-			k, err := p.key()
-			if err != nil {
-				return Value{}, err
-			}
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return Value{}, err
-			}
-			a.Set(k, v)
-		}
-		return ArrV(a), p.expect("}")
+		return ArrV(a), p.entries(depth, a.Set)
 	case 'O':
 		if _, err := p.str(); err != nil { // class name
 			return Value{}, err
@@ -282,25 +261,7 @@ func (p *parser) value(depth int) (Value, error) {
 		if err := p.expect(":"); err != nil {
 			return Value{}, err
 		}
-		n, err := p.int(':')
-		if err != nil {
-			return Value{}, err
-		}
-		if n < 0 || n > int64(len(p.b)-p.i) {
-			return Value{}, p.fail("property count out of range")
-		}
-		if err := p.expect("{"); err != nil {
-			return Value{}, err
-		}
-		for range n {
-			if _, err := p.key(); err != nil {
-				return Value{}, err
-			}
-			if _, err := p.value(depth + 1); err != nil {
-				return Value{}, err
-			}
-		}
-		if err := p.expect("}"); err != nil {
+		if err := p.entries(depth, func(Key, Value) {}); err != nil {
 			return Value{}, err
 		}
 	case 'C':
@@ -333,6 +294,33 @@ func (p *parser) value(depth int) (Value, error) {
 		return Value{}, p.fail("unknown type " + strconv.Quote(string(t)))
 	}
 	return Value{Kind: Opaque, S: string(p.b[start:p.i])}, nil
+}
+
+// entries reads `<count>:{<key><value>...}` (an array's or an object's
+// body) and hands each pair to set.
+func (p *parser) entries(depth int, set func(Key, Value)) error {
+	n, err := p.int(':')
+	if err != nil {
+		return err
+	}
+	if n < 0 || n > int64(len(p.b)-p.i) {
+		return p.fail("entry count out of range")
+	}
+	if err := p.expect("{"); err != nil {
+		return err
+	}
+	for range n {
+		k, err := p.key()
+		if err != nil {
+			return err
+		}
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return err
+		}
+		set(k, v)
+	}
+	return p.expect("}")
 }
 
 func (p *parser) key() (Key, error) {
