@@ -1,0 +1,256 @@
+package phpworker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Spec says how to start a worker process.
+type Spec struct {
+	PHP         string   // the php binary
+	Args        []string // script and arguments, e.g. {"php/worker.php", "app.php"}
+	Dir         string
+	Env         []string // added to thinkgate's own environment
+	BootTimeout time.Duration
+	Limits      Limits
+}
+
+// Errors a request can end with; the HTTP front maps them to statuses.
+var (
+	ErrTimeout = errors.New("request timed out; worker killed")          // 504
+	ErrCrashed = errors.New("worker died before answering; see its log") // 502
+)
+
+// BootError is a worker that did not become ready; Stderr is what PHP said.
+type BootError struct {
+	Err    error
+	Stderr string
+}
+
+func (e *BootError) Error() string {
+	if e.Stderr == "" {
+		return fmt.Sprintf("php worker failed to boot: %v", e.Err)
+	}
+	return fmt.Sprintf("php worker failed to boot: %v; php said: %s", e.Err, e.Stderr)
+}
+
+func (e *BootError) Unwrap() error { return e.Err }
+
+// Worker is one running PHP process; one request at a time.
+type Worker struct {
+	PID   int
+	Ready json.RawMessage // the READY frame's meta
+	Gen   int             // the pool generation that started it
+	Jobs  int             // requests served
+	Mem   int64           // memory_get_usage(true) after the last response
+
+	maxJobs int // retire after this many requests (0: never); set by the pool
+
+	cmd     *exec.Cmd
+	toPHP   *os.File
+	fromPHP *bufio.Reader
+	limits  Limits
+	log     *slog.Logger
+	exited  chan struct{}
+
+	mu   sync.Mutex
+	tail []string // the last lines of stderr
+}
+
+const tailLines = 20
+
+// Start runs a worker and waits for its READY frame.
+func Start(spec Spec, log *slog.Logger) (*Worker, error) {
+	toPHP, goWrites, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("worker pipes: %w", err)
+	}
+	goReads, fromPHP, err := os.Pipe()
+	if err != nil {
+		toPHP.Close()
+		goWrites.Close()
+		return nil, fmt.Errorf("worker pipes: %w", err)
+	}
+	cmd := exec.Command(spec.PHP, append([]string{"-d", "display_errors=stderr", "-d", "log_errors=0"}, spec.Args...)...)
+	cmd.Dir = spec.Dir
+	cmd.Env = append(os.Environ(), spec.Env...)
+	cmd.ExtraFiles = []*os.File{toPHP, fromPHP} // fd 3 and fd 4
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, _ := cmd.StdoutPipe()
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		for _, f := range []*os.File{toPHP, goWrites, goReads, fromPHP} {
+			f.Close()
+		}
+		return nil, &BootError{Err: fmt.Errorf("starting %s: %w", spec.PHP, err)}
+	}
+	toPHP.Close()
+	fromPHP.Close()
+	w := &Worker{PID: cmd.Process.Pid, cmd: cmd, toPHP: goWrites, fromPHP: bufio.NewReaderSize(goReads, 64<<10),
+		limits: spec.Limits, log: log.With("pid", cmd.Process.Pid), exited: make(chan struct{})}
+	var output sync.WaitGroup
+	output.Add(2)
+	go w.pipeLog(stdout, "php stdout", slog.LevelInfo, &output)
+	go w.pipeLog(stderr, "php stderr", slog.LevelWarn, &output)
+	go func() {
+		output.Wait() // all output read before Wait closes the pipes
+		cmd.Wait()
+		goReads.Close()
+		close(w.exited)
+	}()
+
+	ready := make(chan error, 1)
+	go func() {
+		f, err := ReadFrame(w.fromPHP, w.limits)
+		switch {
+		case err != nil:
+			ready <- err
+		case f.Type != TypeReady:
+			ready <- fmt.Errorf("%w: first frame has type %d, want READY", ErrProtocol, f.Type)
+		default:
+			w.Ready = f.Meta
+			ready <- nil
+		}
+	}()
+	timer := time.NewTimer(spec.BootTimeout)
+	defer timer.Stop()
+	select {
+	case err = <-ready:
+	case <-timer.C:
+		err = fmt.Errorf("no READY within %s", spec.BootTimeout)
+	}
+	if err != nil {
+		w.Kill()
+		<-w.exited
+		return nil, &BootError{Err: err, Stderr: w.stderrTail()}
+	}
+	return w, nil
+}
+
+// pipeLog logs each line the worker prints.
+func (w *Worker) pipeLog(r io.Reader, msg string, level slog.Level, wg *sync.WaitGroup) {
+	defer wg.Done()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		w.log.Log(context.Background(), level, msg, "line", line)
+		if level == slog.LevelWarn {
+			w.mu.Lock()
+			w.tail = append(w.tail, line)
+			if len(w.tail) > tailLines {
+				w.tail = w.tail[1:]
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+func (w *Worker) stderrTail() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.tail, "\n")
+}
+
+// Exited is closed once the process has ended.
+func (w *Worker) Exited() <-chan struct{} { return w.exited }
+
+// Kill ends the process at once.
+func (w *Worker) Kill() { w.cmd.Process.Kill() }
+
+// Stop asks the worker to finish (STOP frame), then kills it after grace.
+func (w *Worker) Stop(grace time.Duration) {
+	WriteFrame(w.toPHP, &Frame{Type: TypeStop})
+	w.toPHP.Close()
+	select {
+	case <-w.exited:
+	case <-time.After(grace):
+		w.Kill()
+		<-w.exited
+	}
+}
+
+// Result is how a request ended for the worker.
+type Result struct {
+	Recycle bool // the worker asked to be retired (exit(), fatal error)
+}
+
+// Serve sends req and passes each frame of the answer to emit until the
+// answer is complete (RESPONSE, ERROR or FILE, or HEAD ... END). When ctx
+// ends (the client went away) or emit fails, the worker gets a CANCEL and its
+// remaining frames are read and dropped, so PHP never blocks on a full pipe.
+// After timeout the worker is killed and ErrTimeout returned; a worker that
+// dies first gives ErrCrashed. After either, the worker is unusable.
+func (w *Worker) Serve(ctx context.Context, req *Frame, timeout time.Duration, emit func(*Frame) error) (Result, error) {
+	if err := WriteFrame(w.toPHP, req); err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrCrashed, err)
+	}
+	var timedOut sync.Once
+	timeoutHit := false
+	timer := time.AfterFunc(timeout, func() { timedOut.Do(func() { timeoutHit = true; w.Kill() }) })
+	cancelled := false
+	cancel := func() {
+		if !cancelled {
+			cancelled = true
+			WriteFrame(w.toPHP, &Frame{Type: TypeCancel})
+		}
+	}
+	stopWatch := context.AfterFunc(ctx, cancel)
+	defer stopWatch()
+	var res Result
+	streaming := false
+	for {
+		f, err := ReadFrame(w.fromPHP, w.limits)
+		if err != nil {
+			timer.Stop()
+			timedOut.Do(func() {})
+			if timeoutHit {
+				return res, ErrTimeout
+			}
+			w.Kill()
+			return res, fmt.Errorf("%w: %v", ErrCrashed, err)
+		}
+		if f.Flags&FlagRecycle != 0 {
+			res.Recycle = true
+		}
+		switch f.Type {
+		case TypeLog:
+			w.log.Info("php log", "line", string(f.Body))
+			continue
+		case TypePong, TypePush:
+			continue // PUSH is handled by the gateway bridge (not wired yet)
+		}
+		if f.Type == TypeHead {
+			streaming = true
+		}
+		if !cancelled {
+			if err := emit(f); err != nil {
+				cancel()
+			}
+		}
+		done := !streaming && (f.Type == TypeResp || f.Type == TypeError || f.Type == TypeFile) ||
+			streaming && f.Type == TypeEnd
+		if done {
+			timer.Stop()
+			if meta := f.Meta; len(meta) > 0 {
+				var m struct{ Mem int64 }
+				if json.Unmarshal(meta, &m) == nil && m.Mem > 0 {
+					w.Mem = m.Mem
+				}
+			}
+			w.Jobs++
+			return res, nil
+		}
+	}
+}

@@ -1,0 +1,161 @@
+<?php
+declare(strict_types=1);
+
+namespace Thinkgate;
+
+/**
+ * The resident worker loop: announce READY, then serve one request at a time
+ * from thinkgate until told to stop. The handler gets a Request and returns
+ * a string, a Response, or an array (sent as JSON).
+ *
+ * exit(), die() and fatal errors inside a request end the process; the
+ * shutdown function then still answers with what the request printed (exit)
+ * or a 500 (fatal), flagged RECYCLE, and thinkgate starts a replacement.
+ */
+final class Worker
+{
+    private $in;
+    private $out;
+    private bool $inRequest = false;
+    private bool $answered = false;
+    private int $obLevel = 0;
+    private bool $debug;
+
+    public function __construct($in, $out, bool $debug = false)
+    {
+        $this->in = $in;
+        $this->out = $out;
+        $this->debug = $debug;
+    }
+
+    /** Opens the protocol pipes thinkgate passes as fd 3 and fd 4. */
+    public static function fromPipes(bool $debug = false): self
+    {
+        $in = @fopen('php://fd/3', 'rb');
+        $out = @fopen('php://fd/4', 'wb');
+        if (!$in || !$out) {
+            fwrite(STDERR, "thinkgate worker: no protocol pipes on fd 3/4; start me through thinkgate\n");
+            exit(2);
+        }
+        return new self($in, $out, $debug);
+    }
+
+    /** Serves requests with $handler until thinkgate sends STOP or the pipe ends. */
+    public function serve(callable $handler, array $ready = []): void
+    {
+        register_shutdown_function([$this, 'onShutdown']);
+        Protocol::write($this->out, Protocol::READY, 0, json_encode($ready + [
+            'pid' => getmypid(), 'php' => PHP_VERSION, 'lib' => '1',
+        ], Protocol::JSON_FLAGS));
+        while (($frame = Protocol::read($this->in)) !== null) {
+            [$type, , $meta, $body] = $frame;
+            switch ($type) {
+                case Protocol::REQUEST:
+                    $this->handle($handler, json_decode($meta, true) ?: [], $body);
+                    break;
+                case Protocol::PING:
+                    Protocol::write($this->out, Protocol::PONG);
+                    break;
+                case Protocol::STOP:
+                    return;
+            }
+        }
+    }
+
+    private function handle(callable $handler, array $meta, string $body): void
+    {
+        $request = new Request($meta, $body);
+        $request->populateGlobals();
+        $this->inRequest = true;
+        $this->answered = false;
+        http_response_code(200);
+        $this->obLevel = ob_get_level();
+        ob_start();
+        try {
+            $result = $handler($request);
+            $response = $result instanceof Response ? $result
+                : (is_array($result) ? Response::json($result) : new Response((string)$result));
+            if (!is_string($response->body)) {
+                $this->stream($response);
+            } else {
+                $this->respond($response->status, $response->headers, $this->collectOutput() . $response->body);
+            }
+        } catch (\Throwable $e) {
+            $this->collectOutput();
+            fwrite(STDERR, "thinkgate worker: uncaught " . get_class($e) . ': ' . $e->getMessage() . ' at ' . $e->getFile() . ':' . $e->getLine() . "\n");
+            $text = $this->debug ? (string)$e : 'Internal Server Error';
+            Protocol::write($this->out, Protocol::ERROR, 0, json_encode(['message' => $e->getMessage()], Protocol::JSON_FLAGS), $text);
+            $this->answered = true;
+        } finally {
+            $this->inRequest = false;
+            Request::clearGlobals();
+        }
+    }
+
+    private function respond(int $status, array $headers, string $body, int $flags = 0): void
+    {
+        $meta = ['status' => $status, 'headers' => (object)$headers, 'mem' => memory_get_usage(true)];
+        Protocol::write($this->out, Protocol::RESPONSE, $flags, json_encode($meta, Protocol::JSON_FLAGS), $body);
+        $this->answered = true;
+    }
+
+    private function stream(Response $response): void
+    {
+        $head = ['status' => $response->status, 'headers' => (object)$response->headers];
+        Protocol::write($this->out, Protocol::RESP_HEAD, 0, json_encode($head, Protocol::JSON_FLAGS));
+        $this->answered = true;
+        $pending = $this->collectOutput();
+        if ($pending !== '') {
+            Protocol::write($this->out, Protocol::RESP_CHUNK, 0, '', $pending);
+        }
+        foreach ($response->body as $chunk) {
+            if ($this->cancelled()) {
+                break;
+            }
+            Protocol::write($this->out, Protocol::RESP_CHUNK, 0, '', (string)$chunk);
+        }
+        Protocol::write($this->out, Protocol::RESP_END, 0, json_encode(['mem' => memory_get_usage(true)]));
+    }
+
+    /** True when thinkgate said the client went away (a CANCEL frame is waiting). */
+    private function cancelled(): bool
+    {
+        $r = [$this->in];
+        $w = $e = null;
+        if (@stream_select($r, $w, $e, 0) !== 1) {
+            return false;
+        }
+        $frame = Protocol::read($this->in);
+        return $frame === null || $frame[0] === Protocol::CANCEL;
+    }
+
+    /** Ends the buffers this request opened and returns what was printed. */
+    private function collectOutput(): string
+    {
+        $out = '';
+        while (ob_get_level() > $this->obLevel) {
+            $out = ob_get_clean() . $out;
+        }
+        return $out;
+    }
+
+    /** @internal Answers a request cut short by exit(), die() or a fatal error. */
+    public function onShutdown(): void
+    {
+        if (!$this->inRequest || $this->answered) {
+            return;
+        }
+        $printed = $this->collectOutput();
+        $err = error_get_last();
+        $fatal = $err !== null && in_array($err['type'], [E_ERROR, E_CORE_ERROR, E_COMPILE_ERROR, E_PARSE, E_USER_ERROR, E_RECOVERABLE_ERROR], true);
+        if ($fatal) {
+            fwrite(STDERR, "thinkgate worker: fatal error: {$err['message']} at {$err['file']}:{$err['line']}\n");
+            $body = $this->debug ? $printed . "\n" . $err['message'] : 'Internal Server Error';
+            $this->respond(500, [], $body, Protocol::FLAG_RECYCLE);
+        } else {
+            fwrite(STDERR, "thinkgate worker: exit() during a request; the worker is replaced (avoid exit/die in resident mode)\n");
+            $code = http_response_code();
+            $this->respond(is_int($code) ? $code : 200, [], $printed, Protocol::FLAG_RECYCLE);
+        }
+    }
+}
