@@ -99,6 +99,17 @@ func startOrConfig(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGUSR1 reloads the PHP workers (Workerman's reload signal).
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGUSR1)
+	go func() {
+		for range reload {
+			log.Info("reloading PHP workers (SIGUSR1)")
+			if err := node.Reload(); err != nil {
+				log.Error("reload failed; the old workers keep serving", "err", err)
+			}
+		}
+	}()
 	if err := node.Run(ctx); err != nil {
 		log.Error("exit", "err", err)
 		return 1

@@ -25,6 +25,8 @@ type Config struct {
 	API       API       `toml:"api" doc:"The HTTP JSON push/query API for app backends, with /healthz and /status."`
 	Text      Text      `toml:"text" doc:"The newline-delimited JSON push port (Workerman Text framing)."`
 	GWCompat  GWCompat  `toml:"gwcompat" doc:"GatewayWorker compatibility: Register and inner ports for unchanged PHP GatewayClient and BusinessWorker."`
+	HTTP      HTTP      `toml:"http" doc:"The HTTP front of the resident PHP app; started only when php.entry is set."`
+	PHP       PHP       `toml:"php" doc:"Resident PHP workers: the app, the pool and its limits."`
 	Log       Log       `toml:"log" doc:"Logging."`
 }
 
@@ -69,6 +71,28 @@ type GWCompat struct {
 	Secret   string `toml:"secret" doc:"GatewayWorker secretKey, the same on GatewayClient and BusinessWorker; empty means none."`
 }
 
+// HTTP configures the app's HTTP listener.
+type HTTP struct {
+	Listen        string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	MaxBodySize   int    `toml:"max_body_size" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
+	MaxUploadSize int    `toml:"max_upload_size" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
+}
+
+// PHP configures the resident PHP workers.
+type PHP struct {
+	App            string   `toml:"app" doc:"The app's root directory; relative paths below are relative to it."`
+	Entry          string   `toml:"entry" doc:"A PHP file that boots the app once and returns its handler, function (Thinkgate\\Request $r): string|array|Thinkgate\\Response. Empty: no PHP app."`
+	Public         string   `toml:"public" doc:"Directory of static files served by Go (never .php, never dot-files)."`
+	Binary         string   `toml:"binary" doc:"The php-cli binary."`
+	Workers        int      `toml:"workers" doc:"PHP worker processes; 0 means one per CPU."`
+	MaxJobs        int      `toml:"max_jobs" doc:"Replace a worker after about this many requests (±12%); 0 never."`
+	MaxMemory      int      `toml:"max_memory" doc:"Replace a worker whose PHP memory passes this many bytes after a response; 0 never."`
+	RequestTimeout Duration `toml:"request_timeout" doc:"Wall-clock limit of one request; past it the worker is killed and the client gets 504."`
+	QueueTimeout   Duration `toml:"queue_timeout" doc:"How long a request waits for a free worker before 503 with Retry-After."`
+	BootTimeout    Duration `toml:"boot_timeout" doc:"Time a new worker has to boot the app and report ready."`
+	Debug          bool     `toml:"debug" doc:"Show exception messages in 500 responses."`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `toml:"level" doc:"debug, info, warn or error."`
@@ -109,7 +133,10 @@ func Default() Config {
 		API:      API{Listen: "127.0.0.1:2829", MaxBodySize: 4 << 20},
 		Text:     Text{Listen: "127.0.0.1:5678", MaxLineSize: 1 << 20},
 		GWCompat: GWCompat{Register: "127.0.0.1:1236", Inner: "127.0.0.1:2900", LanIP: "127.0.0.1"},
-		Log:      Log{Level: "info", Format: "text"},
+		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20},
+		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20,
+			RequestTimeout: Duration{60 * time.Second}, QueueTimeout: Duration{10 * time.Second}, BootTimeout: Duration{30 * time.Second}},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -253,6 +280,15 @@ func (c *Config) Validate() error {
 		{"gwcompat.register", checkListen(c.GWCompat.Register, c.GWCompat.Secret, true)},
 		{"gwcompat.inner", checkListen(c.GWCompat.Inner, c.GWCompat.Secret, true)},
 		{"gwcompat.lan_ip", checkIPv4(c.GWCompat.LanIP)},
+		{"http.listen", checkListen(c.HTTP.Listen, "", false)},
+		{"http.max_body_size", positive(c.HTTP.MaxBodySize)},
+		{"http.max_upload_size", positive(c.HTTP.MaxUploadSize)},
+		{"php.workers", nonNegative(c.PHP.Workers)},
+		{"php.max_jobs", nonNegative(c.PHP.MaxJobs)},
+		{"php.max_memory", nonNegative(c.PHP.MaxMemory)},
+		{"php.request_timeout", positiveDur(c.PHP.RequestTimeout)},
+		{"php.queue_timeout", positiveDur(c.PHP.QueueTimeout)},
+		{"php.boot_timeout", positiveDur(c.PHP.BootTimeout)},
 		{"log.level", oneOf(c.Log.Level, "debug", "info", "warn", "error")},
 		{"log.format", oneOf(c.Log.Format, "text", "json")},
 	}
@@ -301,6 +337,13 @@ func checkIPv4(s string) error {
 func positive(n int) error {
 	if n <= 0 {
 		return fmt.Errorf("must be greater than 0, is %d", n)
+	}
+	return nil
+}
+
+func nonNegative(n int) error {
+	if n < 0 {
+		return fmt.Errorf("must not be negative, is %d", n)
 	}
 	return nil
 }

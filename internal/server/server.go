@@ -10,16 +10,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
 
 	"thinkgate/internal/api"
+	"thinkgate/internal/appserver"
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/config"
 	"thinkgate/internal/gwcompat"
 	"thinkgate/internal/hub"
+	"thinkgate/internal/phpworker"
 	"thinkgate/internal/transport"
+	phpsdk "thinkgate/php"
 )
 
 // Version is the thinkgate version, set at build time with -ldflags.
@@ -43,6 +48,8 @@ type Node struct {
 	register *gwcompat.Register
 	inner    *gwcompat.Inner
 	workers  *gwcompat.Workers
+	pool     *phpworker.Pool // nil without a PHP app
+	app      *http.Server
 
 	listeners map[string]net.Listener
 }
@@ -54,6 +61,7 @@ func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
 	for _, l := range []struct{ name, key, addr string }{
 		{"ws", "ws.listen", cfg.WS.Listen}, {"api", "api.listen", cfg.API.Listen}, {"text", "text.listen", cfg.Text.Listen},
 		{"register", "gwcompat.register", cfg.GWCompat.Register}, {"inner", "gwcompat.inner", cfg.GWCompat.Inner},
+		{"http", "http.listen", appListen(cfg)},
 	} {
 		if l.addr == "" {
 			continue
@@ -72,7 +80,64 @@ func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("gwcompat.lan_ip: %w", err)
 	}
 	n.Hub = hub.New(ids)
+	if cfg.PHP.Entry != "" {
+		if n.pool, err = startPool(cfg.PHP, log); err != nil {
+			n.closeListeners()
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// appListen is the http listener's address: only with a PHP app.
+func appListen(cfg config.Config) string {
+	if cfg.PHP.Entry == "" {
+		return ""
+	}
+	return cfg.HTTP.Listen
+}
+
+// startPool installs the PHP SDK and boots the workers; a broken app fails
+// here with PHP's own error.
+func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
+	worker, err := phpsdk.Install(os.TempDir())
+	if err != nil {
+		return nil, fmt.Errorf("php: %w", err)
+	}
+	entry := c.Entry
+	if !filepath.IsAbs(entry) {
+		entry = filepath.Join(c.App, entry)
+	}
+	if _, err := os.Stat(entry); err != nil {
+		return nil, fmt.Errorf("php.entry: %w", err)
+	}
+	workers := c.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	env := []string{}
+	if c.Debug {
+		env = append(env, "THINKGATE_DEBUG=1")
+	}
+	pool, err := phpworker.NewPool(phpworker.Spec{
+		PHP: c.Binary, Args: []string{worker, entry}, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration,
+	}, phpworker.PoolOptions{
+		Workers: workers, MaxJobs: c.MaxJobs, MaxMemory: int64(c.MaxMemory), RequestTimeout: c.RequestTimeout.Duration,
+		QueueTimeout: c.QueueTimeout.Duration, StopGrace: 5 * time.Second,
+	}, log.With("component", "php"))
+	if err != nil {
+		return nil, fmt.Errorf("php: %w", err)
+	}
+	log.Info("php workers ready", "workers", workers, "entry", entry)
+	return pool, nil
+}
+
+// Reload replaces the PHP workers without dropping a request.
+func (n *Node) Reload() error {
+	if n.pool == nil {
+		return nil
+	}
+	return n.pool.Reload()
 }
 
 // defaultInnerPort is encoded in client_ids when the inner listener is off.
@@ -159,6 +224,27 @@ func (n *Node) Run(ctx context.Context) error {
 	serve("text", n.text.Serve)
 	serve("register", n.register.Serve)
 	serve("inner", n.inner.Serve)
+	if n.pool != nil {
+		public := n.cfg.PHP.Public
+		if !filepath.IsAbs(public) {
+			public = filepath.Join(n.cfg.PHP.App, public)
+		}
+		docroot, _ := filepath.Abs(public)
+		n.app = &http.Server{
+			Handler: appserver.New(n.pool, appserver.Options{
+				Public: public, DocumentRoot: docroot, MaxBody: int64(n.cfg.HTTP.MaxBodySize), MaxUpload: int64(n.cfg.HTTP.MaxUploadSize),
+			}, n.log.With("listener", "http")),
+			ReadHeaderTimeout: appserver.ReadHeaderTimeout,
+			IdleTimeout:       appserver.IdleTimeout,
+			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		}
+		serve("http", func(ln net.Listener) error {
+			if err := n.app.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	n.log.Info("thinkgate started", "version", Version)
 
 	var runErr error
@@ -183,6 +269,14 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	if err := n.register.Shutdown(sctx); err != nil {
 		errs = append(errs, err)
+	}
+	if n.app != nil {
+		if err := n.app.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		if err := n.pool.Close(sctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := n.ws.Shutdown(sctx); err != nil {
 		errs = append(errs, err)
@@ -211,6 +305,8 @@ func (n *Node) Status() any {
 			l["accepted"], l["active"], l["packets"], l["business_workers"] = n.inner.Accepted.Load(), n.inner.Active(), n.inner.Packets.Load(), n.workers.Count()
 		case "register":
 			l["addresses"] = n.register.Addresses()
+		case "http":
+			l["php"] = n.pool.Stats()
 		}
 		listeners[name] = l
 	}

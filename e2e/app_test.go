@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startApp runs thinkgate with the e2e PHP app (testdata/app) on a free port.
+func startApp(t *testing.T, extra string) (*server, string) {
+	t.Helper()
+	needPHP(t)
+	app, _ := filepath.Abs("testdata/app")
+	s := start(t, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nentry = \"app.php\"\nworkers = 2\n%s", app, extra))
+	return s, "http://" + s.addr("http")
+}
+
+func fetch(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	req, _ := http.NewRequest("GET", url, nil)
+	return fetch(t, req)
+}
+
+func TestAppStaticFiles(t *testing.T) {
+	_, base := startApp(t, "")
+	resp, body := get(t, base+"/assets/style.css")
+	if resp.StatusCode != 200 || body != "body { color: red; }\n" || resp.Header.Get("ETag") == "" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Fatalf("static file: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	req, _ := http.NewRequest("GET", base+"/assets/style.css", nil)
+	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+	if r, _ := fetch(t, req); r.StatusCode != 304 {
+		t.Fatalf("If-None-Match: %d", r.StatusCode)
+	}
+	req, _ = http.NewRequest("GET", base+"/assets/style.css", nil)
+	req.Header.Set("Range", "bytes=0-3")
+	if r, b := fetch(t, req); r.StatusCode != 206 || b != "body" {
+		t.Fatalf("Range: %d %q", r.StatusCode, b)
+	}
+	// PHP sources, dot-files and escapes are never served as files: PHP answers.
+	for _, p := range []string{"/index.php", "/.env", "/assets/../.env", "/%2e%2e/app.php"} {
+		r, b := get(t, base+p)
+		if strings.Contains(b, "source") || strings.Contains(b, "SECRET") || strings.Contains(b, "<?php") {
+			t.Fatalf("%s leaked a file: %d %q", p, r.StatusCode, b)
+		}
+	}
+}
+
+func TestAppRequestsReachPHP(t *testing.T) {
+	_, base := startApp(t, "")
+	if r, b := get(t, base+"/hello"); r.StatusCode != 200 || b != "hello" || r.Header.Get("Content-Type") != "text/html; charset=UTF-8" {
+		t.Fatalf("hello: %d %q %v", r.StatusCode, b, r.Header)
+	}
+	req, _ := http.NewRequest("POST", base+"/server?a=1&b[]=2", strings.NewReader("x=1&arr[k]=v&arr[k2]=w"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Test", "yes")
+	_, b := fetch(t, req)
+	var got struct {
+		Server map[string]string
+		Get    map[string]any
+		Post   map[string]any
+		Body   string
+	}
+	if err := json.Unmarshal([]byte(b), &got); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if got.Server["REQUEST_METHOD"] != "POST" || got.Server["REQUEST_URI"] != "/server?a=1&b[]=2" ||
+		got.Server["QUERY_STRING"] != "a=1&b[]=2" || got.Server["HTTP_X_TEST"] != "yes" ||
+		got.Server["CONTENT_TYPE"] != "application/x-www-form-urlencoded" || got.Server["SCRIPT_NAME"] != "/index.php" ||
+		got.Server["PHP_SELF"] != "/index.php/server" || !strings.HasPrefix(got.Server["HTTP_HOST"], "127.0.0.1:") ||
+		fmt.Sprint(got.Get) != "map[a:1 b:[2]]" || fmt.Sprint(got.Post) != "map[arr:map[k:v k2:w] x:1]" ||
+		got.Body != "x=1&arr[k]=v&arr[k2]=w" {
+		t.Fatalf("what PHP saw: %s", b)
+	}
+}
+
+// TestAppUploadRoundTrip: a multipart upload reaches PHP as $_FILES, the
+// app moves it, and no temp file is left behind.
+func TestAppUploadRoundTrip(t *testing.T) {
+	uploads := t.TempDir()
+	t.Setenv("TMPDIR", uploads) // the server's temp dir: spooled uploads land here
+	_, base := startApp(t, "[http]\nmax_upload_size = 100000")
+	content := bytes.Repeat([]byte("thinkgate\x00"), 5000)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("title", "report")
+	mw.WriteField("tags[]", "a")
+	mw.WriteField("tags[]", "b")
+	fw, _ := mw.CreateFormFile("doc", "report.bin")
+	fw.Write(content)
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	r, b := fetch(t, req)
+	sum := sha1.Sum(content)
+	want := fmt.Sprintf(`{"name":"report.bin","type":"application/octet-stream","size":%d,"sha1":"%s","title":"report","tags":["a","b"]}`,
+		len(content), hex.EncodeToString(sum[:]))
+	if r.StatusCode != 200 || b != want {
+		t.Fatalf("upload: %d %s\nwant %s", r.StatusCode, b, want)
+	}
+	// A file over max_upload_size reaches PHP with error 1 and is not kept.
+	body.Reset()
+	mw = multipart.NewWriter(&body)
+	fw, _ = mw.CreateFormFile("doc", "big.bin")
+	fw.Write(make([]byte, 200000))
+	mw.Close()
+	req, _ = http.NewRequest("POST", base+"/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if r, b := fetch(t, req); r.StatusCode != 400 || b != "no file" {
+		t.Fatalf("oversize upload: %d %q", r.StatusCode, b)
+	}
+	time.Sleep(100 * time.Millisecond)
+	left, _ := filepath.Glob(filepath.Join(uploads, "thinkgate-upload-*"))
+	if len(left) != 0 {
+		t.Fatalf("upload temp files left behind: %v", left)
+	}
+}
+
+func TestAppStreamsSSE(t *testing.T) {
+	_, base := startApp(t, "")
+	resp, err := http.Get(base + "/stream?n=3&gap=400")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("headers %v", resp.Header)
+	}
+	r := bufio.NewReader(resp.Body)
+	start := time.Now()
+	first, err := r.ReadString('\n')
+	firstAt := time.Since(start)
+	rest, _ := io.ReadAll(r)
+	total := time.Since(start)
+	if first != "data: 1\n" || string(rest) != "\ndata: 2\n\ndata: 3\n\n" {
+		t.Fatalf("stream: %q %q", first, rest)
+	}
+	if total-firstAt < 600*time.Millisecond {
+		t.Fatalf("first event came %s before the end: not streamed", total-firstAt)
+	}
+}
+
+func TestAppFailuresCostOneRequest(t *testing.T) {
+	_, base := startApp(t, "[php]\nrequest_timeout = \"500ms\"\nworkers = 1")
+	if r, b := get(t, base+"/exit"); r.StatusCode != 200 || b != "partial output before exit" {
+		t.Fatalf("exit: %d %q", r.StatusCode, b)
+	}
+	if r, _ := get(t, base+"/fatal"); r.StatusCode != 500 {
+		t.Fatalf("fatal: %d", r.StatusCode)
+	}
+	if r, _ := get(t, base+"/sleep?ms=3000"); r.StatusCode != 504 {
+		t.Fatalf("timeout: %d", r.StatusCode)
+	}
+	if r, b := get(t, base+"/hello"); r.StatusCode != 200 || b != "hello" {
+		t.Fatalf("after failures: %d %q", r.StatusCode, b)
+	}
+}
+
+// TestAppReloadUnderLoad: SIGUSR1 replaces every worker while requests keep
+// coming, and none of them fails.
+func TestAppReloadUnderLoad(t *testing.T) {
+	s, base := startApp(t, "")
+	before := map[string]bool{}
+	for range 6 {
+		_, b := get(t, base+"/booted")
+		before[b] = true
+	}
+	var failed, served atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := http.Get(base + "/sleep?ms=5")
+				if err != nil {
+					failed.Add(1)
+				} else {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(b) != "slept" {
+						failed.Add(1)
+					}
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	s.cmd.Process.Signal(syscall.SIGUSR1)
+	waitFor(t, func() bool { return strings.Contains(s.logs(), "php workers reloaded") })
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || served.Load() < 50 {
+		t.Fatalf("%d of %d requests failed during the reload", failed.Load(), served.Load())
+	}
+	for range 6 {
+		if _, b := get(t, base+"/booted"); before[b] {
+			t.Fatal("a worker from before the reload still serves")
+		}
+	}
+}
+
+func TestAppBrokenAtStartExitsWithPHPError(t *testing.T) {
+	needPHP(t)
+	app, _ := filepath.Abs("testdata/app")
+	broken := filepath.Join(t.TempDir(), "broken")
+	os.WriteFile(broken, nil, 0o644)
+	path := filepath.Join(t.TempDir(), "t.toml")
+	os.WriteFile(path, []byte(mergeTOML(baseConfig, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nentry = \"app.php\"\nworkers = 1\nboot_timeout = \"5s\"", app))), 0o644)
+	cmd := exec.Command(binary, "start", "-c", path)
+	cmd.Env = append(os.Environ(), "FIXTURE_BROKEN_FILE="+broken)
+	out, err := cmd.CombinedOutput()
+	last := strings.TrimSpace(string(out))
+	if i := strings.LastIndex(last, "\n"); i >= 0 {
+		last = last[i+1:]
+	}
+	if err == nil || !strings.HasPrefix(last, "thinkgate: php: ") || !strings.Contains(last, "Parse error") {
+		t.Fatalf("exit %v, last line %q", err, last)
+	}
+}

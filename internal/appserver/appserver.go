@@ -1,0 +1,361 @@
+// Package appserver is the HTTP front of the resident PHP app: static files
+// from the public directory are served by Go; every other request is parsed
+// (bodies and multipart uploads spooled with limits), sent to a PHP worker,
+// and its answer written back, streamed chunk by chunk when PHP streams.
+package appserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"thinkgate/internal/phpworker"
+)
+
+// Options configure the front.
+type Options struct {
+	Public        string // document root for static files ("" serves none)
+	MaxBody       int64  // largest request body (PHP's post_max_size); larger gets 413
+	MaxUpload     int64  // largest uploaded file (upload_max_filesize); larger gets PHP's error 1
+	UploadDir     string // where uploads are spooled ("" = the system temp dir)
+	DocumentRoot  string // $_SERVER['DOCUMENT_ROOT']
+	DefaultHeader string // Content-Type when PHP sets none
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	pool *phpworker.Pool
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns the front for pool.
+func New(pool *phpworker.Pool, opts Options, log *slog.Logger) *Server {
+	if opts.DefaultHeader == "" {
+		opts.DefaultHeader = "text/html; charset=UTF-8"
+	}
+	return &Server{pool: pool, opts: opts, log: log}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.serveStatic(w, r) {
+		return
+	}
+	s.servePHP(w, r)
+}
+
+// serveStatic serves a regular file under Public; false to let PHP answer.
+// PHP sources, dot-files and anything outside Public are never served.
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.Public == "" {
+		return false
+	}
+	clean := path.Clean("/" + r.URL.Path)
+	if clean == "/" || strings.HasSuffix(strings.ToLower(clean), ".php") {
+		return false
+	}
+	for _, seg := range strings.Split(clean, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return false
+		}
+	}
+	name := filepath.Join(s.opts.Public, filepath.FromSlash(clean))
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))
+	http.ServeContent(w, r, st.Name(), st.ModTime(), f) // Range, If-None-Match, If-Modified-Since
+	return true
+}
+
+// requestMeta is what PHP's Thinkgate\Request is built from.
+type requestMeta struct {
+	Method       string              `json:"method"`
+	URI          string              `json:"uri"`
+	Path         string              `json:"path"`
+	Query        string              `json:"query"`
+	Protocol     string              `json:"protocol"`
+	Scheme       string              `json:"scheme"`
+	RemoteAddr   string              `json:"remote_addr"`
+	RemotePort   int                 `json:"remote_port"`
+	ServerName   string              `json:"server_name"`
+	ServerPort   int                 `json:"server_port"`
+	DocumentRoot string              `json:"document_root"`
+	Headers      map[string][]string `json:"headers"`
+	Cookies      map[string]string   `json:"cookies"`
+	Form         [][2]string         `json:"form,omitempty"`
+	Files        []upload            `json:"files,omitempty"`
+}
+
+// upload is one $_FILES entry.
+type upload struct {
+	Field   string `json:"field"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	TmpName string `json:"tmp_name"`
+	Error   int    `json:"error"`
+	Size    int64  `json:"size"`
+}
+
+// PHP's upload error codes.
+const (
+	uploadOK        = 0
+	uploadTooLarge  = 1 // UPLOAD_ERR_INI_SIZE
+	uploadNoFile    = 4 // UPLOAD_ERR_NO_FILE
+	uploadCantWrite = 7 // UPLOAD_ERR_CANT_WRITE
+)
+
+func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
+	meta := s.meta(r)
+	var body []byte
+	var spooled []string
+	defer func() {
+		for _, f := range spooled { // PHP never deletes them; a moved file is already gone
+			os.Remove(f)
+		}
+	}()
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+	ctype, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var err error
+	switch {
+	case ctype == "multipart/form-data" && params["boundary"] != "":
+		spooled, err = s.multipart(r, params["boundary"], meta)
+	default:
+		body, err = io.ReadAll(r.Body)
+		if err == nil && ctype == "application/x-www-form-urlencoded" {
+			meta.Form = formPairs(string(body))
+		}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	mb, _ := json.Marshal(meta)
+	frame := &phpworker.Frame{Type: phpworker.TypeRequest, Meta: mb, Body: body}
+	started := false
+	flusher, _ := w.(http.Flusher)
+	err = s.pool.Serve(r.Context(), frame, func(f *phpworker.Frame) error {
+		switch f.Type {
+		case phpworker.TypeResp, phpworker.TypeHead:
+			started = true
+			status := s.writeHead(w, f.Meta)
+			w.WriteHeader(status)
+			if f.Type == phpworker.TypeHead && flusher != nil {
+				flusher.Flush()
+			}
+			_, err := w.Write(f.Body)
+			return err
+		case phpworker.TypeChunk:
+			if _, err := w.Write(f.Body); err != nil {
+				return err
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		case phpworker.TypeError:
+			started = true
+			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write(f.Body)
+		case phpworker.TypeFile:
+			started = true
+			s.serveFile(w, r, f.Meta)
+		}
+		return nil
+	})
+	if err == nil || started {
+		if err != nil {
+			s.log.Warn("php request failed after its response began", "uri", r.RequestURI, "err", err)
+		}
+		return
+	}
+	switch {
+	case errors.Is(err, phpworker.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "Service Unavailable: all PHP workers are busy", http.StatusServiceUnavailable)
+	case errors.Is(err, phpworker.ErrTimeout):
+		http.Error(w, "Gateway Timeout: the PHP request took too long", http.StatusGatewayTimeout)
+	case errors.Is(err, context.Canceled):
+	default:
+		s.log.Error("php request failed", "uri", r.RequestURI, "err", err)
+		http.Error(w, "Bad Gateway: the PHP worker died during the request", http.StatusBadGateway)
+	}
+}
+
+// writeHead copies PHP's headers and returns its status.
+func (s *Server) writeHead(w http.ResponseWriter, metaJSON []byte) int {
+	var m struct {
+		Status  int                 `json:"status"`
+		Headers map[string][]string `json:"headers"`
+	}
+	json.Unmarshal(metaJSON, &m)
+	h := w.Header()
+	for name, values := range m.Headers {
+		for _, v := range values {
+			h.Add(name, v)
+		}
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", s.opts.DefaultHeader)
+	}
+	if m.Status < 100 || m.Status > 999 {
+		m.Status = http.StatusOK
+	}
+	return m.Status
+}
+
+// serveFile answers with a file PHP named (RESP_FILE).
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, metaJSON []byte) {
+	var m struct {
+		Path   string `json:"path"`
+		Delete bool   `json:"delete"`
+	}
+	json.Unmarshal(metaJSON, &m)
+	f, err := os.Open(m.Path)
+	if err != nil {
+		http.Error(w, "file not found", http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	if m.Delete {
+		defer os.Remove(m.Path)
+	}
+	st, _ := f.Stat()
+	http.ServeContent(w, r, filepath.Base(m.Path), st.ModTime(), f)
+}
+
+func (s *Server) meta(r *http.Request) *requestMeta {
+	m := &requestMeta{
+		Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery, Protocol: r.Proto,
+		Scheme: "http", DocumentRoot: s.opts.DocumentRoot, Headers: r.Header, Cookies: map[string]string{},
+	}
+	if r.TLS != nil {
+		m.Scheme = "https"
+	}
+	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		m.RemoteAddr = host
+		m.RemotePort, _ = strconv.Atoi(port)
+	}
+	if local, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		m.ServerPort = local.Port
+	}
+	m.ServerName = r.Host
+	if host, _, err := net.SplitHostPort(r.Host); err == nil {
+		m.ServerName = host
+	}
+	if r.Header.Get("Host") == "" && r.Host != "" { // Go moves Host out of the header map
+		m.Headers = r.Header.Clone()
+		m.Headers["Host"] = []string{r.Host}
+	}
+	for _, c := range r.Cookies() {
+		if _, seen := m.Cookies[c.Name]; !seen {
+			m.Cookies[c.Name] = c.Value
+		}
+	}
+	return m
+}
+
+// formPairs splits an urlencoded body into ordered pairs, keeping names as
+// PHP will nest them (a[b][]=1).
+func formPairs(body string) [][2]string {
+	var out [][2]string
+	for _, part := range strings.Split(body, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if uv, err := url.QueryUnescape(v); err == nil {
+			v = uv
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out
+}
+
+// multipart reads fields into meta.Form and spools files; it returns the
+// spooled paths, which the caller deletes after the response.
+func (s *Server) multipart(r *http.Request, boundary string, meta *requestMeta) ([]string, error) {
+	mr := multipart.NewReader(r.Body, boundary)
+	var spooled []string
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return spooled, nil
+		}
+		if err != nil {
+			return spooled, err
+		}
+		field := part.FormName()
+		if part.FileName() == "" && part.Header.Get("Content-Type") == "" {
+			v, err := io.ReadAll(part)
+			if err != nil {
+				return spooled, err
+			}
+			meta.Form = append(meta.Form, [2]string{field, string(v)})
+			continue
+		}
+		up := upload{Field: field, Name: part.FileName(), Type: part.Header.Get("Content-Type")}
+		if up.Name == "" {
+			up.Error = uploadNoFile
+			io.Copy(io.Discard, part)
+			meta.Files = append(meta.Files, up)
+			continue
+		}
+		tmp, err := os.CreateTemp(s.opts.UploadDir, "thinkgate-upload-")
+		if err != nil {
+			up.Error = uploadCantWrite
+			io.Copy(io.Discard, part)
+			meta.Files = append(meta.Files, up)
+			continue
+		}
+		spooled = append(spooled, tmp.Name())
+		n, err := io.Copy(tmp, io.LimitReader(part, s.opts.MaxUpload+1))
+		tmp.Close()
+		if err != nil {
+			return spooled, err
+		}
+		if n > s.opts.MaxUpload {
+			io.Copy(io.Discard, part)
+			os.Remove(tmp.Name())
+			up.Error = uploadTooLarge
+			meta.Files = append(meta.Files, up)
+			continue
+		}
+		up.TmpName, up.Size, up.Error = tmp.Name(), n, uploadOK
+		meta.Files = append(meta.Files, up)
+	}
+}
+
+// Timeouts for the http.Server that serves this front.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 120 * time.Second
+)
