@@ -252,3 +252,27 @@ func TestAppBrokenAtStartExitsWithPHPError(t *testing.T) {
 		t.Fatalf("exit %v, last line %q", err, last)
 	}
 }
+
+// TestAppHotReload: with -watch, saving a PHP file of the app reloads the
+// workers and the log names the file.
+func TestAppHotReload(t *testing.T) {
+	needPHP(t)
+	app := t.TempDir()
+	fixture, _ := filepath.Abs("../php/tests/fixture_app.php")
+	os.WriteFile(filepath.Join(app, "app.php"), []byte(fmt.Sprintf("<?php\nreturn require %q;\n", fixture)), 0o644)
+	os.MkdirAll(filepath.Join(app, "app/controller"), 0o755)
+	controller := filepath.Join(app, "app/controller/Index.php")
+	os.WriteFile(controller, []byte("<?php\n"), 0o644)
+	s := start(t, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nentry = \"app.php\"\nworkers = 1\nwatch = true", app))
+	base := "http://" + s.addr("http")
+	_, before := get(t, base+"/booted")
+	time.Sleep(300 * time.Millisecond) // let the watch start
+	os.WriteFile(controller, []byte("<?php // edited\n"), 0o644)
+	waitFor(t, func() bool { return strings.Contains(s.logs(), "php workers reloaded") })
+	if !strings.Contains(s.logs(), `"file":"`+controller+`"`) {
+		t.Fatalf("the log does not name the changed file:\n%s", s.logs())
+	}
+	if _, after := get(t, base+"/booted"); after == before {
+		t.Fatal("the worker was not replaced after the edit")
+	}
+}

@@ -34,6 +34,7 @@ commands:
 
 flags of start and config:
   -c FILE   config file (default ./thinkgate.toml when present; THINKGATE_* environment variables override it)
+  -watch    reload the PHP workers when the app's files change (development)
 `
 
 func main() {
@@ -72,6 +73,7 @@ func startOrConfig(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "config file")
+	watchFiles := fs.Bool("watch", false, "reload PHP workers when the app's files change (php.watch)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -83,6 +85,9 @@ func startOrConfig(cmd string, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "thinkgate:", err)
 		return 1
+	}
+	if *watchFiles {
+		cfg.PHP.Watch = true
 	}
 	if cmd == "config" {
 		if err := config.Write(stdout, &cfg); err != nil {

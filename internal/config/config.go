@@ -91,6 +91,7 @@ type PHP struct {
 	QueueTimeout   Duration `toml:"queue_timeout" doc:"How long a request waits for a free worker before 503 with Retry-After."`
 	BootTimeout    Duration `toml:"boot_timeout" doc:"Time a new worker has to boot the app and report ready."`
 	Debug          bool     `toml:"debug" doc:"Show exception messages in 500 responses."`
+	Watch          bool     `toml:"watch" doc:"Reload the workers when the app's PHP, config or .env files change (development; also thinkgate start -watch)."`
 }
 
 // Log configures logging.

@@ -24,6 +24,7 @@ import (
 	"thinkgate/internal/hub"
 	"thinkgate/internal/phpworker"
 	"thinkgate/internal/transport"
+	"thinkgate/internal/watch"
 	phpsdk "thinkgate/php"
 )
 
@@ -237,6 +238,16 @@ func (n *Node) Run(ctx context.Context) error {
 			ReadHeaderTimeout: appserver.ReadHeaderTimeout,
 			IdleTimeout:       appserver.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		}
+		if n.cfg.PHP.Watch {
+			wctx, stopWatch := context.WithCancel(ctx)
+			defer stopWatch()
+			go watch.Run(wctx, watch.DefaultOptions(n.cfg.PHP.App), n.log.With("component", "watch"), func(file string) {
+				n.log.Info("file changed; reloading PHP workers", "file", file)
+				if err := n.Reload(); err != nil {
+					n.log.Error("reload failed; the old workers keep serving", "err", err)
+				}
+			})
 		}
 		serve("http", func(ln net.Listener) error {
 			if err := n.app.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
