@@ -1,7 +1,8 @@
 <?php
 // Reads frames from fd 3 and writes each back on fd 4 with type+100 and the
 // same flags, meta and body, printing noise to stdout and stderr in between
-// (which must not disturb the protocol). Exits on STOP.
+// (which must not disturb the protocol; ECHO_QUIET=1 leaves it out, for the
+// round-trip benchmark). Exits on STOP.
 declare(strict_types=1);
 require __DIR__ . '/../src/Protocol.php';
 
@@ -16,7 +17,9 @@ while (($f = Protocol::read($in)) !== null) {
     if ($type === Protocol::STOP) {
         exit(0);
     }
-    echo "stdout noise for type $type\n";
-    fwrite(STDERR, "stderr noise\n");
+    if (getenv('ECHO_QUIET') !== '1') {
+        echo "stdout noise for type $type\n";
+        fwrite(STDERR, "stderr noise\n");
+    }
     Protocol::write($out, $type + 100, $flags, $meta, $body);
 }

@@ -89,6 +89,14 @@ return function (Request $r) use ($bootedAt) {
                 'REQUEST_METHOD', 'REQUEST_URI', 'QUERY_STRING', 'PATH_INFO', 'SCRIPT_NAME', 'SERVER_PORT',
                 'REMOTE_ADDR', 'HTTP_HOST', 'HTTP_X_TEST', 'CONTENT_TYPE', 'SERVER_PROTOCOL', 'PHP_SELF'])),
                 'get' => $_GET, 'post' => $_POST, 'body' => $r->body]);
+        case '/work':
+            // CPU work for ?us= microseconds (default 200, about a resident ThinkPHP action).
+            $until = hrtime(true) + (int)($_GET['us'] ?? 200) * 1000;
+            $x = 0;
+            while (hrtime(true) < $until) {
+                $x++;
+            }
+            return (string)$x;
         case '/booted':
             return (string)$bootedAt;
     }
