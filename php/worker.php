@@ -1,7 +1,9 @@
 <?php
-// thinkgate's PHP worker for plain apps: `php worker.php APP_FILE`, started by
-// thinkgate with its protocol pipes on fd 3 and fd 4. APP_FILE runs once
-// (boot) and returns the handler: function (Thinkgate\Request $r) { ... }.
+// thinkgate's PHP worker, started by thinkgate with its protocol pipes on
+// fd 3 and fd 4:
+//   php worker.php APP_FILE              a plain app: APP_FILE runs once (boot) and returns
+//                                        the handler, function (Thinkgate\Request $r) { ... }
+//   php worker.php --thinkphp APP_ROOT   a ThinkPHP 6/8 app, booted once, sandboxed per request
 declare(strict_types=1);
 
 require __DIR__ . '/src/Protocol.php';
@@ -9,12 +11,23 @@ require __DIR__ . '/src/Request.php';
 require __DIR__ . '/src/Response.php';
 require __DIR__ . '/src/Worker.php';
 
+$worker = Thinkgate\Worker::fromPipes(getenv('THINKGATE_DEBUG') === '1');
+if (($argv[1] ?? '') === '--thinkphp') {
+    require __DIR__ . '/src/ThinkPHP/Adapter.php';
+    $root = rtrim($argv[2] ?? '', '/');
+    if (!is_file("$root/vendor/autoload.php")) {
+        fwrite(STDERR, "thinkgate worker: $root/vendor/autoload.php not found; run composer install\n");
+        exit(2);
+    }
+    $adapter = Thinkgate\ThinkPHP\Adapter::boot($root);
+    $worker->serve($adapter, ['adapter' => 'thinkphp', 'framework' => \think\App::VERSION]);
+    exit(0);
+}
 $app = $argv[1] ?? '';
 if ($app === '' || !is_file($app)) {
     fwrite(STDERR, "thinkgate worker: app file '$app' not found\n");
     exit(2);
 }
-$worker = Thinkgate\Worker::fromPipes(getenv('THINKGATE_DEBUG') === '1');
 $handler = require $app;
 if (!is_callable($handler)) {
     fwrite(STDERR, "thinkgate worker: $app must return a callable handler\n");

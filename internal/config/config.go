@@ -81,7 +81,7 @@ type HTTP struct {
 // PHP configures the resident PHP workers.
 type PHP struct {
 	App            string   `toml:"app" doc:"The app's root directory; relative paths below are relative to it."`
-	Entry          string   `toml:"entry" doc:"A PHP file that boots the app once and returns its handler, function (Thinkgate\\Request $r): string|array|Thinkgate\\Response. Empty: no PHP app."`
+	Entry          string   `toml:"entry" doc:"A PHP file that boots the app once and returns its handler, function (Thinkgate\\Request $r): string|array|Thinkgate\\Response. Empty: serve php.app with the ThinkPHP adapter if it is a ThinkPHP 6/8 project, else no PHP app."`
 	Public         string   `toml:"public" doc:"Directory of static files served by Go (never .php, never dot-files)."`
 	Binary         string   `toml:"binary" doc:"The php-cli binary."`
 	Workers        int      `toml:"workers" doc:"PHP worker processes; 0 means one per CPU."`

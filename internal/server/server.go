@@ -81,7 +81,7 @@ func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("gwcompat.lan_ip: %w", err)
 	}
 	n.Hub = hub.New(ids)
-	if cfg.PHP.Entry != "" {
+	if hasApp(cfg) {
 		if n.pool, err = startPool(cfg.PHP, log); err != nil {
 			n.closeListeners()
 			return nil, err
@@ -92,10 +92,26 @@ func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
 
 // appListen is the http listener's address: only with a PHP app.
 func appListen(cfg config.Config) string {
-	if cfg.PHP.Entry == "" {
+	if !hasApp(cfg) {
 		return ""
 	}
 	return cfg.HTTP.Listen
+}
+
+// hasApp reports whether there is a PHP app to serve: php.entry names one,
+// or php.app is a ThinkPHP project.
+func hasApp(cfg config.Config) bool { return cfg.PHP.Entry != "" || isThinkPHP(cfg.PHP.App) }
+
+// isThinkPHP reports whether dir is a ThinkPHP 6/8 project with its
+// dependencies installed: the think console script, app/, public/ and the
+// framework under vendor/.
+func isThinkPHP(dir string) bool {
+	for _, p := range []string{"think", "app", "public", "vendor/topthink/framework"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // startPool installs the PHP SDK and boots the workers; a broken app fails
@@ -105,12 +121,22 @@ func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("php: %w", err)
 	}
-	entry := c.Entry
-	if !filepath.IsAbs(entry) {
-		entry = filepath.Join(c.App, entry)
-	}
-	if _, err := os.Stat(entry); err != nil {
-		return nil, fmt.Errorf("php.entry: %w", err)
+	var args []string
+	if c.Entry == "" { // a ThinkPHP project (hasApp checked it)
+		root, err := filepath.Abs(c.App)
+		if err != nil {
+			return nil, fmt.Errorf("php.app: %w", err)
+		}
+		args = []string{worker, "--thinkphp", root}
+	} else {
+		entry := c.Entry
+		if !filepath.IsAbs(entry) {
+			entry = filepath.Join(c.App, entry)
+		}
+		if _, err := os.Stat(entry); err != nil {
+			return nil, fmt.Errorf("php.entry: %w", err)
+		}
+		args = []string{worker, entry}
 	}
 	workers := c.Workers
 	if workers == 0 {
@@ -121,7 +147,7 @@ func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
 		env = append(env, "THINKGATE_DEBUG=1")
 	}
 	pool, err := phpworker.NewPool(phpworker.Spec{
-		PHP: c.Binary, Args: []string{worker, entry}, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration,
+		PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration,
 	}, phpworker.PoolOptions{
 		Workers: workers, MaxJobs: c.MaxJobs, MaxMemory: int64(c.MaxMemory), RequestTimeout: c.RequestTimeout.Duration,
 		QueueTimeout: c.QueueTimeout.Duration, StopGrace: 5 * time.Second,
@@ -129,7 +155,7 @@ func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("php: %w", err)
 	}
-	log.Info("php workers ready", "workers", workers, "entry", entry)
+	log.Info("php workers ready", "workers", workers, "worker", args[1:])
 	return pool, nil
 }
 

@@ -1,0 +1,202 @@
+<?php
+declare(strict_types=1);
+
+namespace Thinkgate\ThinkPHP;
+
+use Thinkgate\Request;
+use Thinkgate\Response;
+
+/**
+ * Serves a ThinkPHP 6/8 app from a resident worker: the app is booted once,
+ * and each request runs in a clone of it with fresh request, response,
+ * cookie, session, log, view, lang, route and middleware objects, so one
+ * user's session or cookies never reach another, and route files do not pile
+ * up (shared/docs/resident-php.md section 4).
+ */
+final class Adapter
+{
+    private SandboxApp $base;
+    private \think\Config $config;
+    private \think\Event $event;
+
+    /** Per-request instances that are dropped after every request. */
+    private const PER_REQUEST = ['request', 'response', 'cookie', 'session', 'log', 'view', 'lang',
+        'route', 'middleware', 'think\Http', 'http', 'think\Request', 'think\Response'];
+
+    public static function boot(string $root): self
+    {
+        require_once $root . '/vendor/autoload.php';
+        require_once __DIR__ . '/SandboxApp.php';
+        $app = new SandboxApp($root);
+        $app->initialize();
+        $self = new self();
+        $self->base = $app;
+        $self->installRequestClass($app);
+        $self->config = clone $app->config;
+        $self->event = clone $app->event;
+        foreach (self::PER_REQUEST as $name) {
+            $app->delete($name);
+        }
+        return $self;
+    }
+
+    /**
+     * Binds 'request' to a generated subclass of the app's own request class
+     * whose uploads work under php-cli: is_uploaded_file() only knows files of
+     * a web SAPI, so they are wrapped as test-mode UploadedFiles (moved with
+     * rename).
+     */
+    private function installRequestClass(SandboxApp $app): void
+    {
+        $parent = $app->boundClass('request') ?? \think\Request::class;
+        $class = 'ThinkgateRequest_' . substr(md5($parent), 0, 8);
+        if (!class_exists('Thinkgate\\Generated\\' . $class, false)) {
+            eval('namespace Thinkgate\\Generated; class ' . $class . ' extends \\' . ltrim($parent, '\\') . ' {
+                protected function dealUploadFile(array $files, string $name): array {
+                    return \\Thinkgate\\ThinkPHP\\Adapter::uploadedFiles($this, $files, $name);
+                }
+                public function throwError(int $code): void { $this->throwUploadFileError($code); }
+            }');
+        }
+        $app->bind('request', 'Thinkgate\\Generated\\' . $class);
+    }
+
+    /** @internal $_FILES entries as test-mode UploadedFile objects. */
+    public static function uploadedFiles(\think\Request $request, array $files, string $name): array
+    {
+        $make = fn ($tmp, $n, $type, $err) => new \think\file\UploadedFile($tmp, $n, $type, $err, true);
+        $out = [];
+        foreach ($files as $key => $f) {
+            if ($f instanceof \think\File) {
+                $out[$key] = $f;
+                continue;
+            }
+            if (is_array($f['name'])) {
+                $list = [];
+                foreach (array_keys($f['name']) as $i) {
+                    if ($f['error'][$i] > 0) {
+                        if ($name == $key) {
+                            $request->throwError((int)$f['error'][$i]);
+                        }
+                        continue;
+                    }
+                    $list[] = $make($f['tmp_name'][$i], $f['name'][$i], $f['type'][$i], $f['error'][$i]);
+                }
+                $out[$key] = $list;
+                continue;
+            }
+            if ($f['error'] > 0) {
+                if ($name == $key) {
+                    $request->throwError((int)$f['error']);
+                }
+                continue;
+            }
+            $out[$key] = $make($f['tmp_name'], $f['name'], $f['type'], $f['error']);
+        }
+        return $out;
+    }
+
+    public function __invoke(Request $r): Response
+    {
+        $base = $this->base;
+        $app = clone $base;
+        $app->resetBegin();
+        $app->serving = true;
+        foreach (['app', 'think\App', 'think\Container', SandboxApp::class] as $name) {
+            $app->instance($name, $app);
+        }
+        $base->repointServices($app);
+        \think\Container::setInstance($app);
+        $app->instance('config', clone $this->config);
+        $event = clone $this->event;
+        (function () use ($app) {
+            $this->app = $app;
+        })->call($event);
+        $app->instance('event', $event);
+        foreach (self::PER_REQUEST as $name) {
+            $app->delete($name);
+        }
+
+        try {
+            $request = $app->make('request', [], true);
+            $headers = [];
+            foreach ($r->headers as $name => $values) {
+                $headers[strtolower($name)] = implode(', ', $values);
+            }
+            $request->setMethod($r->method);
+            $request->withHeader($headers)->withServer($_SERVER)->withGet($_GET)->withPost($_POST)
+                ->withCookie($_COOKIE)->withFiles($_FILES)->withInput($r->body);
+            $request->setBaseUrl($r->path)->setUrl($r->uri)->setPathinfo(ltrim($r->path, '/'));
+            $app->instance('request', $request);
+
+            $http = $app->make(\think\Http::class, [], true);
+            $response = $http->run($request);
+            $content = $response->getContent();
+            $out = new Response($content, $response->getCode());
+            foreach ($response->getHeader() as $name => $value) {
+                foreach ((array)$value as $v) {
+                    $out->header($name, (string)$v);
+                }
+            }
+            if ($app->exists('cookie')) {
+                foreach (self::setCookies($app->cookie->getCookie()) as $line) {
+                    $out->header('Set-Cookie', $line);
+                }
+            }
+            $http->end($response);
+            $this->rollBackTransactions($app);
+            return $out;
+        } finally {
+            $app->serving = false;
+            $app->clearInstances();
+            \think\Container::setInstance($base);
+            unset($app, $event, $request, $http, $response);
+            gc_collect_cycles(); // a request's objects refer to each other; free them now
+        }
+    }
+
+    /** Set-Cookie lines from think\Cookie::getCookie(): name => [value, expire, options]. */
+    private static function setCookies(array $cookies): array
+    {
+        $lines = [];
+        foreach ($cookies as $name => [$value, $expire, $opt]) {
+            $line = rawurlencode((string)$name) . '=' . rawurlencode((string)$value);
+            if ($expire) {
+                $line .= '; Expires=' . gmdate('D, d M Y H:i:s', (int)$expire) . ' GMT; Max-Age=' . max(0, (int)$expire - time());
+            }
+            foreach (['path' => 'Path', 'domain' => 'Domain'] as $k => $label) {
+                if (!empty($opt[$k])) {
+                    $line .= "; $label=" . $opt[$k];
+                }
+            }
+            if (!empty($opt['secure'])) {
+                $line .= '; Secure';
+            }
+            if (!empty($opt['httponly'])) {
+                $line .= '; HttpOnly';
+            }
+            if (!empty($opt['samesite'])) {
+                $line .= '; SameSite=' . $opt['samesite'];
+            }
+            $lines[] = $line;
+        }
+        return $lines;
+    }
+
+    /** A request that failed inside a transaction must not leave it open. */
+    private function rollBackTransactions(\think\App $app): void
+    {
+        if (!$app->exists('db')) {
+            return;
+        }
+        try {
+            foreach ((function () { return $this->instance ?? []; })->call($app->db) as $conn) {
+                if (method_exists($conn, 'getPdo') && ($pdo = $conn->getPdo()) && $pdo->inTransaction()) {
+                    $conn->rollback();
+                }
+            }
+        } catch (\Throwable $e) {
+            fwrite(STDERR, 'thinkgate: rolling back an open transaction failed: ' . $e->getMessage() . "\n");
+        }
+    }
+}
