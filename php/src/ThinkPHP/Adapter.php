@@ -8,16 +8,18 @@ use Thinkgate\Response;
 
 /**
  * Serves a ThinkPHP 6/8 app from a resident worker: the app is booted once,
- * and each request runs in a clone of it with fresh request, response,
- * cookie, session, log, view, lang, route and middleware objects, so one
- * user's session or cookies never reach another, and route files do not pile
- * up (shared/docs/resident-php.md section 4).
+ * with its route and middleware files loaded once, and each request runs in
+ * a clone of it with fresh request, response, cookie, session, log, view and
+ * lang objects and a fresh copy of the middleware, so one user's session or
+ * cookies never reach another (shared/docs/resident-php.md section 4).
  */
 final class Adapter
 {
     private SandboxApp $base;
     private \think\Config $config;
     private \think\Event $event;
+    private ?\think\Route $route = null;           // preloaded routes, re-pointed per request
+    private ?\think\Middleware $middleware = null; // preloaded global middleware, cloned per request
 
     /** Per-request instances that are dropped after every request. */
     private const PER_REQUEST = ['request', 'response', 'cookie', 'session', 'log', 'view', 'lang',
@@ -32,6 +34,13 @@ final class Adapter
         $self = new self();
         $self->base = $app;
         $self->installRequestClass($app);
+        // Load route and middleware files once. Multi-app mode loads them per
+        // app and per request, so it keeps ThinkPHP's own loaders.
+        if (!class_exists(\think\app\MultiApp::class) && getenv('THINKGATE_TP_PRELOAD') !== '0') {
+            PreloadedHttp::preload($app);
+            $self->route = $app->route;
+            $self->middleware = $app->middleware;
+        }
         $self->config = clone $app->config;
         $self->event = clone $app->event;
         foreach (self::PER_REQUEST as $name) {
@@ -109,9 +118,7 @@ final class Adapter
         \think\Container::setInstance($app);
         $app->instance('config', clone $this->config);
         $event = clone $this->event;
-        (function () use ($app) {
-            $this->app = $app;
-        })->call($event);
+        self::repoint($event, $app);
         $app->instance('event', $event);
         foreach (self::PER_REQUEST as $name) {
             $app->delete($name);
@@ -129,7 +136,16 @@ final class Adapter
             $request->setBaseUrl($r->path)->setUrl($r->uri)->setPathinfo(ltrim($r->path, '/'));
             $app->instance('request', $request);
 
-            $http = $app->make(\think\Http::class, [], true);
+            if ($this->route !== null) {
+                self::repoint($this->route, $app);
+                $app->instance('route', $this->route);
+                $middleware = clone $this->middleware; // route middleware is added to it per request
+                self::repoint($middleware, $app);
+                $app->instance('middleware', $middleware);
+                $http = new PreloadedHttp($app);
+            } else {
+                $http = $app->make(\think\Http::class, [], true);
+            }
             $response = $http->run($request);
             $content = $response->getContent();
             $out = new Response($content, $response->getCode());
@@ -153,6 +169,14 @@ final class Adapter
             unset($app, $event, $request, $http, $response);
             gc_collect_cycles(); // a request's objects refer to each other; free them now
         }
+    }
+
+    /** Points an object's protected $app at the request's app. */
+    private static function repoint(object $o, \think\App $app): void
+    {
+        (function () use ($app) {
+            $this->app = $app;
+        })->call($o);
     }
 
     /** Set-Cookie lines from think\Cookie::getCookie(): name => [value, expire, options]. */
