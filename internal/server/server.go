@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,6 +102,34 @@ func appListen(cfg config.Config) string {
 // hasApp reports whether there is a PHP app to serve: php.entry names one,
 // or php.app is a ThinkPHP project.
 func hasApp(cfg config.Config) bool { return cfg.PHP.Entry != "" || isThinkPHP(cfg.PHP.App) }
+
+// thinkPHPDebug reports whether a ThinkPHP project's .env turns debug mode
+// on (APP_DEBUG = true, or DEBUG = true in an [APP] section), which also
+// turns on hot reload, as in php think run.
+func thinkPHPDebug(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, ".env"))
+	if err != nil {
+		return false
+	}
+	section := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = strings.ToUpper(strings.Trim(line, "[]")) + "_"
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || section+strings.ToUpper(strings.TrimSpace(k)) != "APP_DEBUG" {
+			continue
+		}
+		switch strings.ToLower(strings.Trim(strings.TrimSpace(v), `"'`)) {
+		case "true", "1", "on", "yes":
+			return true
+		}
+		return false
+	}
+	return false
+}
 
 // isThinkPHP reports whether dir is a ThinkPHP 6/8 project with its
 // dependencies installed: the think console script, app/, public/ and the
@@ -265,7 +294,7 @@ func (n *Node) Run(ctx context.Context) error {
 			IdleTimeout:       appserver.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 		}
-		if n.cfg.PHP.Watch {
+		if n.cfg.PHP.Watch || (n.cfg.PHP.Entry == "" && thinkPHPDebug(n.cfg.PHP.App)) {
 			wctx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
 			go watch.Run(wctx, watch.DefaultOptions(n.cfg.PHP.App), n.log.With("component", "watch"), func(file string) {
