@@ -34,6 +34,7 @@ final class Adapter
         $self = new self();
         $self->base = $app;
         $self->installRequestClass($app);
+        self::bindOrmToCurrentApp($app);
         // Load route and middleware files once. Multi-app mode loads them per
         // app and per request, so it keeps ThinkPHP's own loaders.
         if (!class_exists(\think\app\MultiApp::class) && getenv('THINKGATE_TP_PRELOAD') !== '0') {
@@ -47,6 +48,27 @@ final class Adapter
             $app->delete($name);
         }
         return $self;
+    }
+
+    /**
+     * think-orm keeps statics and a logger from boot time: make them look up
+     * the app of the request being served, so models resolve that request's
+     * services and SQL logs go to its log instead of piling up in the
+     * boot-time one.
+     */
+    private static function bindOrmToCurrentApp(SandboxApp $app): void
+    {
+        if (!class_exists(\think\Model::class) || !$app->has('db')) {
+            return;
+        }
+        \think\Model::setInvoker(fn (...$args) => \think\Container::getInstance()->invoke(...$args));
+        try {
+            $app->db->setLog(function ($type, $log) {
+                \think\Container::getInstance()->log->log($type, $log);
+            });
+        } catch (\Throwable $e) {
+            fwrite(STDERR, 'thinkgate: database not set up, skipping its log redirect: ' . $e->getMessage() . "\n");
+        }
     }
 
     /**
@@ -160,9 +182,12 @@ final class Adapter
                 }
             }
             $http->end($response);
-            $this->rollBackTransactions($app);
             return $out;
         } finally {
+            $this->rollBackTransactions($app);
+            if ($app->exists('db')) {
+                $app->db->clearQueryTimes();
+            }
             $app->serving = false;
             $app->clearInstances();
             \think\Container::setInstance($base);
