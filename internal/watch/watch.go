@@ -76,6 +76,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger, onChange func(path st
 			err = o.addTree(w, o.Root)
 		}
 	}
+	debounce := o.Debounce
 	if err != nil {
 		if w != nil {
 			w.Close()
@@ -84,6 +85,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger, onChange func(path st
 			log.Warn("file watch: inotify unavailable; polling instead", "err", err, "every", o.Poll)
 		}
 		go o.poll(ctx, changes)
+		// Files saved together can straddle a poll tick: wait one more
+		// period so they still make one burst.
+		debounce += o.Poll
 	} else {
 		defer w.Close()
 		go o.notify(ctx, w, changes, log)
@@ -99,7 +103,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger, onChange func(path st
 			if first == "" {
 				first = p
 			}
-			timer.Reset(o.Debounce)
+			timer.Reset(debounce)
 		case <-timer.C:
 			onChange(first)
 			first = ""
