@@ -7,11 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"thinkgate/internal/testenv"
 )
 
 // browserPage connects to thinkgate the way the README tells users to, and
@@ -38,19 +39,7 @@ type browserEvent struct{ Kind, Data string }
 // init message, a push bound through the API, the heartbeat reply, and a
 // clean close from closeClient.
 func TestBrowser(t *testing.T) {
-	chromium := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chromium = p
-			break
-		}
-	}
-	if chromium == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed; scripts/test must install it")
-		}
-		t.Skip("chromium not installed (scripts/test installs it)")
-	}
+	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
 	s := start(t, "[heartbeat]\nreply = \"pong\"")
 
 	events := make(chan browserEvent, 100)

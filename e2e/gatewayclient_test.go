@@ -10,19 +10,11 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"thinkgate/internal/testenv"
 )
 
-func needPHP(t *testing.T) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("php-cli is not installed; scripts/test must install it")
-		}
-		t.Skip("php-cli not installed (scripts/test installs it)")
-	}
-	return php
-}
+func needPHP(t *testing.T) string { return testenv.PHP(t) }
 
 // TestGatewayClientProtocolFromPHP: PHP code speaking GatewayWorker's
 // Register and inner protocol the way the unchanged GatewayClient does

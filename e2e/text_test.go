@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"thinkgate/internal/testenv"
 )
 
 // textConn is one Text port connection.
@@ -129,13 +131,7 @@ func TestTextPortKey(t *testing.T) {
 // TestPHPPushThroughTextPort runs real php-cli pushing exactly like the seed
 // snippet while a real WebSocket client receives.
 func TestPHPPushThroughTextPort(t *testing.T) {
-	php, err := exec.LookPath("php")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("php-cli is not installed; .ci/run must install it")
-		}
-		t.Skip("php-cli not installed (run .ci/run or apt-get install php-cli)")
-	}
+	php := testenv.PHP(t)
 	s := start(t, "")
 	c := s.dial()
 	s.call("bindUid", map[string]any{"client_id": c.ID, "uid": "u1"})

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"thinkgate/internal/testenv"
 )
 
 // knownVector is PHP's Protocol::encode(RESPONSE, FLAG_RECYCLE, '{"status":200}', "hi\0"),
@@ -83,17 +85,7 @@ func FuzzReadFrame(f *testing.F) {
 	})
 }
 
-func needPHP(t *testing.T) string {
-	t.Helper()
-	php, err := exec.LookPath("php")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("php-cli is not installed; scripts/test must install it")
-		}
-		t.Skip("php-cli not installed")
-	}
-	return php
-}
+func needPHP(t *testing.T) string { return testenv.PHP(t) }
 
 // TestPHPCodec runs the PHP codec's own tests.
 func TestPHPCodec(t *testing.T) {
