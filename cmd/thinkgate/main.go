@@ -104,11 +104,8 @@ func startOrConfig(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// SIGUSR1 reloads the PHP workers (Workerman's reload signal).
-	reload := make(chan os.Signal, 1)
-	signal.Notify(reload, syscall.SIGUSR1)
 	go func() {
-		for range reload {
+		for range reloadSignals() {
 			log.Info("reloading PHP workers (SIGUSR1)")
 			if err := node.Reload(); err != nil {
 				log.Error("reload failed; the old workers keep serving", "err", err)

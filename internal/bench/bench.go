@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -91,6 +90,10 @@ func Main(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-via must be http or inner")
 	}
 	o.firstSource, o.sourcesPerProcs = 2, 250/o.procs
+	if o.floor && !floorSupported {
+		fmt.Fprintln(stderr, "bench: the kernel-floor measurement needs a Unix system; skipping it")
+		o.floor = false
+	}
 	r, err := run(o, stderr)
 	if err != nil {
 		return err
@@ -382,7 +385,7 @@ func run(o options, log io.Writer) (*result, error) {
 // a write syscall per client: the kernel's cost of a delivery on this box.
 // It returns this process's CPU microseconds per write.
 func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error) {
-	var fds []int
+	var fds []uintptr
 	var conns []io.Closer
 	defer func() {
 		for _, c := range conns {
@@ -401,7 +404,7 @@ func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error
 		}
 		// The fd stays valid while c is open; writing it directly is the
 		// floor: no Go poller, no locks, one syscall per delivery.
-		raw.Control(func(fd uintptr) { fds = append(fds, int(fd)) })
+		raw.Control(func(fd uintptr) { fds = append(fds, fd) })
 	}
 	for _, w := range workers {
 		if _, err := w.next("floor-ready", 10*time.Minute); err != nil {
@@ -412,7 +415,7 @@ func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error
 	for r := 1; r <= o.rounds; r++ {
 		frame := ws.MustCompileFrame(ws.NewTextFrame([]byte(fmt.Sprintf("f %d %d", r, time.Now().UnixNano()))))
 		for _, fd := range fds {
-			if n, err := syscall.Write(fd, frame); err != nil || n != len(frame) {
+			if n, err := writeFD(fd, frame); err != nil || n != len(frame) {
 				return 0, fmt.Errorf("bare write: %d bytes, %v", n, err)
 			}
 		}

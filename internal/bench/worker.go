@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -235,16 +233,4 @@ func mustTCPAddr(s string) *net.TCPAddr {
 		panic(err)
 	}
 	return a
-}
-
-// raiseFileLimit lifts the soft open-files limit to the hard one, which
-// child processes do not inherit from Go's own start-up raise.
-func raiseFileLimit() {
-	var r syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) == nil && r.Cur < r.Max {
-		r.Cur = r.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-			fmt.Fprintln(os.Stderr, "bench worker: raising RLIMIT_NOFILE:", err)
-		}
-	}
 }
