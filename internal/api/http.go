@@ -10,15 +10,18 @@ import (
 	"net/http/pprof"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"thinkgate/internal/hub"
 )
 
 // HTTPOptions configure the HTTP API.
 type HTTPOptions struct {
-	Key         string     // when set, /api/* and /status need "Authorization: Bearer <Key>"
-	MaxBodySize int64      // larger bodies get 413
-	Status      func() any // the /status document
+	Key         string                               // when set, /api/* and /status need "Authorization: Bearer <Key>"
+	MaxBodySize int64                                // larger bodies get 413
+	Status      func() any                           // the /status document
+	Metrics     http.Handler                         // served at /metrics when set
+	Observe     func(method string, d time.Duration) // told of every /api request when set
 }
 
 // NewHTTP returns the HTTP API handler:
@@ -28,6 +31,7 @@ type HTTPOptions struct {
 //	GET  /healthz           -> ok
 //	GET  /status            -> the Status document
 //	GET  /debug/pprof/...   -> Go's profiler (net/http/pprof)
+//	GET  /metrics           -> Prometheus metrics, when configured
 //
 // Errors are {"error": {"code", "message"}} with a 4xx status.
 func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) *HTTP {
@@ -41,6 +45,9 @@ func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) *HTTP {
 		writeJSON(w, http.StatusOK, opts.Status())
 	}))
 	mux.HandleFunc("/api/", a.auth(a.serveAPI))
+	if opts.Metrics != nil {
+		mux.HandleFunc("/metrics", a.auth(opts.Metrics.ServeHTTP))
+	}
 	// Go's profiler, for operators chasing CPU or memory: same auth as the API.
 	mux.HandleFunc("/debug/pprof/", a.auth(pprof.Index))
 	mux.HandleFunc("/debug/pprof/profile", a.auth(pprof.Profile))
@@ -100,6 +107,9 @@ func (a *HTTP) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	if a.opts.Observe != nil {
+		defer func(start time.Time) { a.opts.Observe(method, time.Since(start)) }(time.Now())
+	}
 	if method == "batch" {
 		a.batch(w, body)
 		return

@@ -28,12 +28,13 @@ import (
 
 // Options configure the front.
 type Options struct {
-	Public        string // document root for static files ("" serves none)
-	MaxBody       int64  // largest request body (PHP's post_max_size); larger gets 413
-	MaxUpload     int64  // largest uploaded file (upload_max_filesize); larger gets PHP's error 1
-	UploadDir     string // where uploads are spooled ("" = the system temp dir)
-	DocumentRoot  string // $_SERVER['DOCUMENT_ROOT']
-	DefaultHeader string // Content-Type when PHP sets none
+	Public        string                            // document root for static files ("" serves none)
+	MaxBody       int64                             // largest request body (PHP's post_max_size); larger gets 413
+	MaxUpload     int64                             // largest uploaded file (upload_max_filesize); larger gets PHP's error 1
+	UploadDir     string                            // where uploads are spooled ("" = the system temp dir)
+	DocumentRoot  string                            // $_SERVER['DOCUMENT_ROOT']
+	DefaultHeader string                            // Content-Type when PHP sets none
+	Observe       func(status int, d time.Duration) // told of every request PHP answered (or failed), when set
 }
 
 // Server is the HTTP handler.
@@ -126,6 +127,11 @@ const (
 )
 
 func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Observe != nil {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		w = sw
+		defer func(start time.Time) { s.opts.Observe(sw.status, time.Since(start)) }(time.Now())
+	}
 	meta := s.meta(r)
 	var body []byte
 	var spooled []string
@@ -351,6 +357,24 @@ func (s *Server) multipart(r *http.Request, boundary string, meta *requestMeta) 
 		}
 		up.TmpName, up.Size, up.Error = tmp.Name(), n, uploadOK
 		meta.Files = append(meta.Files, up)
+	}
+}
+
+// statusWriter remembers the status written, for Observe.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush passes streaming flushes through.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
 	}
 }
 

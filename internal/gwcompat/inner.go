@@ -290,7 +290,7 @@ func (in *Inner) handle(p *Packet) []byte {
 	switch p.Cmd {
 	case CmdSendToOne:
 		if c := client(); c != nil {
-			h.Send(c, message(p))
+			do(hub.Command{Op: hub.OpSendToClient, ClientID: c.ID, Message: message(p)})
 		}
 	case CmdSendToAll:
 		var ext struct {

@@ -41,9 +41,14 @@ const shardCount = 64
 // never the other way round; index shards are only read-locked while
 // sending, and Conn.Send never blocks.
 type Hub struct {
-	ids     *clientid.Generator
-	seed    maphash.Seed
-	joins   atomic.Uint64 // join sequence numbers
+	ids   *clientid.Generator
+	seed  maphash.Seed
+	joins atomic.Uint64 // join sequence numbers
+
+	// Observe, when set before the hub is used, is told of every command
+	// that ran: its operation, how many clients a send reached, and the
+	// frame's size.
+	Observe func(op Op, delivered, frameBytes int)
 	conns   atomic.Uint64 // connection sequence numbers
 	clients [shardCount]shard[*Client]
 	// uids maps a uid to its clients; most uids have one to a few, so a
@@ -171,6 +176,26 @@ func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Frame()) }
 //
 // Lists are sorted. An unknown client_id is not an error: sends give false or 0.
 func (h *Hub) Do(cmd *Command) (any, error) {
+	res, err := h.do(cmd)
+	if h.Observe != nil && err == nil {
+		delivered, size := 0, 0
+		switch v := res.(type) {
+		case int:
+			delivered = v
+		case bool:
+			if v && cmd.Op == OpSendToClient {
+				delivered = 1
+			}
+		}
+		if cmd.Message != nil && delivered > 0 {
+			size = len(cmd.Message.Frame())
+		}
+		h.Observe(cmd.Op, delivered, size)
+	}
+	return res, err
+}
+
+func (h *Hub) do(cmd *Command) (any, error) {
 	if err := validate(cmd); err != nil {
 		return nil, err
 	}

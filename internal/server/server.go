@@ -23,6 +23,7 @@ import (
 	"thinkgate/internal/config"
 	"thinkgate/internal/gwcompat"
 	"thinkgate/internal/hub"
+	"thinkgate/internal/metrics"
 	"thinkgate/internal/phpworker"
 	"thinkgate/internal/transport"
 	"thinkgate/internal/watch"
@@ -51,6 +52,7 @@ type Node struct {
 	inner    *gwcompat.Inner
 	workers  *gwcompat.Workers
 	pool     *phpworker.Pool // nil without a PHP app
+	metrics  *metrics.Metrics
 	app      *http.Server
 
 	listeners map[string]net.Listener
@@ -260,8 +262,15 @@ func (n *Node) Run(ctx context.Context) error {
 		ServerPing:         hb.ServerPing,
 		ServerPingInterval: hb.ServerPingInterval.Duration,
 	}, &gateway{hub: n.Hub, cfg: n.cfg.WS, sink: n.workers, log: n.log}, n.log.With("listener", "ws"))
+	src := metrics.Sources{Hub: n.Hub, WS: n.ws.Stats}
+	if n.pool != nil {
+		src.Pool = n.pool.Stats
+	}
+	n.metrics = metrics.New(src)
+	n.Hub.Observe = n.metrics.Command
 	n.api = api.NewHTTP(n.Hub, api.HTTPOptions{
 		Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
+		Metrics: n.metrics.Handler(), Observe: n.metrics.APIRequest,
 	}, n.log)
 	n.http = &http.Server{
 		Handler:           n.api,
@@ -289,6 +298,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.app = &http.Server{
 			Handler: appserver.New(n.pool, appserver.Options{
 				Public: public, DocumentRoot: docroot, MaxBody: int64(n.cfg.HTTP.MaxBodySize), MaxUpload: int64(n.cfg.HTTP.MaxUploadSize),
+				Observe: n.metrics.PHPRequest,
 			}, n.log.With("listener", "http")),
 			ReadHeaderTimeout: appserver.ReadHeaderTimeout,
 			IdleTimeout:       appserver.IdleTimeout,
