@@ -297,3 +297,9 @@ func (c *client) silent(d time.Duration) {
 		c.t.Fatalf("client %s got unexpected %q", c.ID, m)
 	}
 }
+
+// execOut runs a command and returns its combined output.
+func execOut(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}

@@ -106,9 +106,9 @@ func startOrConfig(cmd string, args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	go func() {
 		for range reloadSignals() {
-			log.Info("reloading PHP workers (SIGUSR1)")
+			log.Info("reloading (SIGUSR1): TLS certificates and PHP workers")
 			if err := node.Reload(); err != nil {
-				log.Error("reload failed; the old workers keep serving", "err", err)
+				log.Error("reload incomplete; what failed keeps its old state", "err", err)
 			}
 		}
 	}()

@@ -39,6 +39,8 @@ type WS struct {
 	HandshakeTimeout        Duration `toml:"handshake_timeout" doc:"Time a new connection has to finish the WebSocket handshake."`
 	MaxHeaderSize           int      `toml:"max_header_size" doc:"Largest handshake request (request line and headers) in bytes; larger gets HTTP 431."`
 	BindUIDFromFirstMessage bool     `toml:"bind_uid_from_first_message" doc:"Bind each client to the uid given by its first text message (the classic push.php mode)."`
+	TLSCert                 string   `toml:"tls_cert" doc:"PEM certificate (chain) file: with tls_key, clients connect with wss://. Re-read on reload."`
+	TLSKey                  string   `toml:"tls_key" doc:"PEM private key file for tls_cert."`
 }
 
 // Heartbeat configures client liveness, as in DESIGN section 2.
@@ -76,6 +78,8 @@ type HTTP struct {
 	Listen        string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
 	MaxBodySize   int    `toml:"max_body_size" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
 	MaxUploadSize int    `toml:"max_upload_size" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
+	TLSCert       string `toml:"tls_cert" doc:"PEM certificate (chain) file: with tls_key, the app is served over HTTPS with HTTP/2. Re-read on reload."`
+	TLSKey        string `toml:"tls_key" doc:"PEM private key file for tls_cert."`
 }
 
 // PHP configures the resident PHP workers.
@@ -270,6 +274,7 @@ func (c *Config) Validate() error {
 		{"ws.listen", checkListen(c.WS.Listen, "", false)},
 		{"ws.max_message_size", positive(c.WS.MaxMessageSize)},
 		{"ws.max_send_buffer", positive(c.WS.MaxSendBuffer)},
+		{"ws.tls_cert", bothOrNeither(c.WS.TLSCert, c.WS.TLSKey, "ws.tls_key")},
 		{"ws.handshake_timeout", positiveDur(c.WS.HandshakeTimeout)},
 		{"ws.max_header_size", positive(c.WS.MaxHeaderSize)},
 		{"heartbeat.timeout", nonNegativeDur(c.Heartbeat.Timeout)},
@@ -284,6 +289,7 @@ func (c *Config) Validate() error {
 		{"http.listen", checkListen(c.HTTP.Listen, "", false)},
 		{"http.max_body_size", positive(c.HTTP.MaxBodySize)},
 		{"http.max_upload_size", positive(c.HTTP.MaxUploadSize)},
+		{"http.tls_cert", bothOrNeither(c.HTTP.TLSCert, c.HTTP.TLSKey, "http.tls_key")},
 		{"php.workers", nonNegative(c.PHP.Workers)},
 		{"php.max_jobs", nonNegative(c.PHP.MaxJobs)},
 		{"php.max_memory", nonNegative(c.PHP.MaxMemory)},
@@ -338,6 +344,13 @@ func checkIPv4(s string) error {
 func positive(n int) error {
 	if n <= 0 {
 		return fmt.Errorf("must be greater than 0, is %d", n)
+	}
+	return nil
+}
+
+func bothOrNeither(cert, key, keyName string) error {
+	if (cert == "") != (key == "") {
+		return fmt.Errorf("set it together with %s, or neither", keyName)
 	}
 	return nil
 }

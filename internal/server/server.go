@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"thinkgate/internal/api"
 	"thinkgate/internal/appserver"
+	"thinkgate/internal/certs"
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/config"
 	"thinkgate/internal/gwcompat"
@@ -53,6 +55,8 @@ type Node struct {
 	workers  *gwcompat.Workers
 	pool     *phpworker.Pool // nil without a PHP app
 	metrics  *metrics.Metrics
+	wsCert   *certs.Pair // nil: plain ws://
+	httpCert *certs.Pair // nil: plain http://
 	app      *http.Server
 
 	listeners map[string]net.Listener
@@ -62,6 +66,7 @@ type Node struct {
 // before anything is served. The error names the config key.
 func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, log: log, started: time.Now(), listeners: map[string]net.Listener{}}
+	var err error
 	for _, l := range []struct{ name, key, addr string }{
 		{"ws", "ws.listen", cfg.WS.Listen}, {"api", "api.listen", cfg.API.Listen}, {"text", "text.listen", cfg.Text.Listen},
 		{"register", "gwcompat.register", cfg.GWCompat.Register}, {"inner", "gwcompat.inner", cfg.GWCompat.Inner},
@@ -76,6 +81,18 @@ func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
 			return nil, fmt.Errorf("%s: %w", l.key, err)
 		}
 		n.listeners[l.name] = ln
+	}
+	if cfg.WS.TLSCert != "" {
+		if n.wsCert, err = certs.Load(cfg.WS.TLSCert, cfg.WS.TLSKey); err != nil {
+			n.closeListeners()
+			return nil, fmt.Errorf("ws.tls_cert: %w", err)
+		}
+	}
+	if cfg.HTTP.TLSCert != "" {
+		if n.httpCert, err = certs.Load(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil {
+			n.closeListeners()
+			return nil, fmt.Errorf("http.tls_cert: %w", err)
+		}
 	}
 	// client_ids encode lan_ip and the inner port actually bound.
 	ids, err := clientid.NewGenerator(cfg.GWCompat.LanIP, n.port("inner", defaultInnerPort), time.Now())
@@ -190,12 +207,25 @@ func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
 	return pool, nil
 }
 
-// Reload replaces the PHP workers without dropping a request.
+// Reload re-reads the TLS certificates and replaces the PHP workers without
+// dropping a request or a WebSocket connection.
 func (n *Node) Reload() error {
-	if n.pool == nil {
-		return nil
+	var errs []error
+	for name, pair := range map[string]*certs.Pair{"ws.tls_cert": n.wsCert, "http.tls_cert": n.httpCert} {
+		if pair != nil {
+			if err := pair.Reload(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w (the old certificate stays in use)", name, err))
+			} else {
+				n.log.Info("TLS certificate reloaded", "key", name)
+			}
+		}
 	}
-	return n.pool.Reload()
+	if n.pool != nil {
+		if err := n.pool.Reload(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // defaultInnerPort is encoded in client_ids when the inner listener is off.
@@ -279,6 +309,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.text = api.NewText(n.Hub, api.TextOptions{Key: n.cfg.Text.Key, MaxLineSize: n.cfg.Text.MaxLineSize}, n.log.With("listener", "text"))
 
+	if n.wsCert != nil && n.listeners["ws"] != nil { // wss://
+		n.listeners["ws"] = tls.NewListener(n.listeners["ws"], n.wsCert.Config("http/1.1"))
+	}
 	serve("ws", n.ws.Serve)
 	serve("api", func(ln net.Listener) error {
 		if err := n.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -315,7 +348,14 @@ func (n *Node) Run(ctx context.Context) error {
 			})
 		}
 		serve("http", func(ln net.Listener) error {
-			if err := n.app.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if n.httpCert != nil { // https:// with HTTP/2
+				n.app.TLSConfig = n.httpCert.Config("h2", "http/1.1")
+				err = n.app.ServeTLS(ln, "", "")
+			} else {
+				err = n.app.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			return nil

@@ -5,6 +5,7 @@ package wsclient
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -29,12 +30,24 @@ func Dial(ctx context.Context, url string, local net.Addr) (*Conn, error) {
 
 // DialHeader is Dial with extra handshake request headers (Cookie, Origin, ...).
 func DialHeader(ctx context.Context, url string, local net.Addr, h http.Header) (*Conn, error) {
+	return DialWith(ctx, url, Options{Local: local, Header: h})
+}
+
+// Options are the less common dial settings.
+type Options struct {
+	Local  net.Addr    // source address
+	Header http.Header // extra handshake headers
+	TLS    *tls.Config // for wss:// URLs
+}
+
+// DialWith dials with opts.
+func DialWith(ctx context.Context, url string, opts Options) (*Conn, error) {
 	d := ws.Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{LocalAddr: local}
+		nd := net.Dialer{LocalAddr: opts.Local}
 		return nd.DialContext(ctx, network, addr)
-	}}
-	if h != nil {
-		d.Header = ws.HandshakeHeaderHTTP(h)
+	}, TLSConfig: opts.TLS}
+	if opts.Header != nil {
+		d.Header = ws.HandshakeHeaderHTTP(opts.Header)
 	}
 	nc, br, _, err := d.Dial(ctx, url)
 	if err != nil {
