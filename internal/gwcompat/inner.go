@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -93,7 +92,7 @@ type innerConn struct {
 	nc         net.Conn
 	raw        syscall.RawConn
 	br         *bufio.Reader
-	out        *connWriter
+	out        *bufio.Writer // replies; only this connection's goroutine writes them
 	authorized bool
 	worker     *worker
 	// busy is set as soon as bytes leave the kernel for br and cleared once
@@ -103,7 +102,7 @@ type innerConn struct {
 }
 
 func (in *Inner) newConn(nc net.Conn) *innerConn {
-	c := &innerConn{in: in, nc: nc, out: &connWriter{w: bufio.NewWriter(nc)}, authorized: in.secret == ""}
+	c := &innerConn{in: in, nc: nc, out: bufio.NewWriter(nc), authorized: in.secret == ""}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
@@ -189,7 +188,7 @@ func (c *innerConn) rest() {
 }
 
 func (c *innerConn) end() {
-	c.out.flush()
+	c.out.Flush()
 	c.nc.Close()
 	if c.worker != nil {
 		c.in.workers.remove(c.worker)
@@ -238,36 +237,18 @@ func (c *innerConn) step() bool {
 			in.workers.settle()
 		}
 		if reply := in.handle(p); reply != nil {
-			c.out.write(appendReply(nil, reply))
+			c.out.Write(appendReply(nil, reply))
 		}
 	}
 	if c.br.Buffered() == 0 {
 		c.busy.Store(false)
 	}
 	if c.br.Buffered() == 0 { // answer pipelined requests in one write
-		if c.out.flush() != nil {
+		if c.out.Flush() != nil {
 			return false
 		}
 	}
 	return true
-}
-
-// connWriter is the reply side of one inner connection.
-type connWriter struct {
-	mu sync.Mutex
-	w  *bufio.Writer
-}
-
-func (c *connWriter) write(b []byte) {
-	c.mu.Lock()
-	c.w.Write(b)
-	c.mu.Unlock()
-}
-
-func (c *connWriter) flush() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.w.Flush()
 }
 
 func remoteIP(nc net.Conn) string {
