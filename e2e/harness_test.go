@@ -236,17 +236,7 @@ var clientIDPattern = regexp.MustCompile(`^[0-9a-f]{20}$`)
 // dial connects a client and reads its init message.
 func (s *server) dial() *client {
 	s.t.Helper()
-	c := s.dialRaw()
-	msg := c.read()
-	var init struct {
-		Type     string
-		ClientID string `json:"client_id"`
-	}
-	if err := json.Unmarshal([]byte(msg), &init); err != nil || init.Type != "init" || !clientIDPattern.MatchString(init.ClientID) {
-		s.t.Fatalf("first message %q is not an init with a 20-hex client_id", msg)
-	}
-	c.ID = init.ClientID
-	return c
+	return s.dialPath("/", nil)
 }
 
 // dialPath connects to path with extra handshake headers and reads the init message.
@@ -258,8 +248,8 @@ func (s *server) dialPath(path string, h http.Header) *client {
 		Type     string
 		ClientID string `json:"client_id"`
 	}
-	if err := json.Unmarshal([]byte(msg), &init); err != nil || init.Type != "init" {
-		s.t.Fatalf("first message %q is not an init", msg)
+	if err := json.Unmarshal([]byte(msg), &init); err != nil || init.Type != "init" || !clientIDPattern.MatchString(init.ClientID) {
+		s.t.Fatalf("first message %q is not an init with a 20-hex client_id", msg)
 	}
 	c.ID = init.ClientID
 	return c

@@ -274,9 +274,8 @@ func (s *Server) meta(r *http.Request) *requestMeta {
 	if host, _, err := net.SplitHostPort(r.Host); err == nil {
 		m.ServerName = host
 	}
-	if r.Header.Get("Host") == "" && r.Host != "" { // Go moves Host out of the header map
-		m.Headers = r.Header.Clone()
-		m.Headers["Host"] = []string{r.Host}
+	if r.Host != "" { // Go moves Host out of the header map; PHP expects HTTP_HOST
+		r.Header["Host"] = []string{r.Host}
 	}
 	for _, c := range r.Cookies() {
 		if _, seen := m.Cookies[c.Name]; !seen {

@@ -16,14 +16,6 @@ import (
 func webSocketData(c *events.Conn) []byte {
 	r := c.Request
 	_, query, _ := strings.Cut(r.URI, "?")
-	header := func(name string) (string, bool) {
-		for _, h := range r.Headers {
-			if strings.EqualFold(h.Name, name) {
-				return h.Value, true
-			}
-		}
-		return "", false
-	}
 
 	server := phpser.NewArr()
 	set := func(k string, v phpser.Value) { server.Set(phpser.StrKey(k), v) }
@@ -31,9 +23,9 @@ func webSocketData(c *events.Conn) []byte {
 	set("REQUEST_METHOD", phpser.Str("GET"))
 	set("REQUEST_URI", phpser.Str(r.URI))
 	set("SERVER_PROTOCOL", phpser.Str("HTTP/1.1"))
-	host, _ := header("Host")
+	host, _ := r.Lookup("Host")
 	set("SERVER_NAME", phpser.Str(host))
-	if ct, ok := header("Content-Type"); ok {
+	if ct, ok := r.Lookup("Content-Type"); ok {
 		set("CONTENT_TYPE", phpser.Str(ct))
 	} else {
 		set("CONTENT_TYPE", phpser.Value{})
@@ -48,7 +40,7 @@ func webSocketData(c *events.Conn) []byte {
 	}
 
 	cookies := phpser.NewArr()
-	if raw, ok := header("Cookie"); ok {
+	if raw, ok := r.Lookup("Cookie"); ok {
 		for _, part := range strings.Split(raw, ";") {
 			name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
 			if name == "" {

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,7 @@ func (r *recConn) got() []string {
 }
 
 func decode(frame []byte) string {
-	f, err := ws.ReadFrame(bytesReader(frame))
+	f, err := ws.ReadFrame(bytes.NewReader(frame))
 	if err != nil {
 		return "bad frame: " + err.Error()
 	}
@@ -56,18 +57,6 @@ func decode(frame []byte) string {
 		return "bin:" + string(f.Payload)
 	}
 	return string(f.Payload)
-}
-
-type byteReader struct{ b []byte }
-
-func bytesReader(b []byte) *byteReader { return &byteReader{b} }
-func (r *byteReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, fmt.Errorf("eof")
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 func newHub(t *testing.T) *Hub {

@@ -238,14 +238,6 @@ func (n *Node) port(name string, fallback int) int {
 	return fallback
 }
 
-// Addr returns the bound address of a listener ("ws", "api", "text"), or nil.
-func (n *Node) Addr(name string) net.Addr {
-	if ln := n.listeners[name]; ln != nil {
-		return ln.Addr()
-	}
-	return nil
-}
-
 func (n *Node) closeListeners() {
 	for _, ln := range n.listeners {
 		ln.Close()

@@ -49,14 +49,15 @@ type Request struct {
 // Header is one handshake request header.
 type Header struct{ Name, Value string }
 
-// Get returns the first value of the named header (any case), or "".
-func (r *Request) Get(name string) string {
+// Lookup returns the first value of the named header (any case) and
+// whether the client sent it.
+func (r *Request) Lookup(name string) (string, bool) {
 	for _, h := range r.Headers {
 		if strings.EqualFold(h.Name, name) {
-			return h.Value
+			return h.Value, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // Handler is told about every connection that completes its handshake.
