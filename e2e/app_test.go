@@ -155,6 +155,9 @@ func TestAppStreamsSSE(t *testing.T) {
 	r := bufio.NewReader(resp.Body)
 	start := time.Now()
 	first, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("first event: %v", err)
+	}
 	firstAt := time.Since(start)
 	rest, _ := io.ReadAll(r)
 	total := time.Since(start)
