@@ -6,14 +6,10 @@
 //   php worker.php --thinkphp APP_ROOT   a ThinkPHP 6/8 app, booted once, sandboxed per request
 declare(strict_types=1);
 
-require __DIR__ . '/src/Protocol.php';
-require __DIR__ . '/src/Request.php';
-require __DIR__ . '/src/Response.php';
-require __DIR__ . '/src/Worker.php';
+require __DIR__ . '/autoload.php';
 
 $worker = Thinkgate\Worker::fromPipes(getenv('THINKGATE_DEBUG') === '1');
 if (($argv[1] ?? '') === '--thinkphp') {
-    require __DIR__ . '/src/ThinkPHP/Adapter.php';
     $root = rtrim($argv[2] ?? '', '/');
     if (!is_file("$root/vendor/autoload.php")) {
         fwrite(STDERR, "thinkgate worker: $root/vendor/autoload.php not found; run composer install\n");

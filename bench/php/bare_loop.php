@@ -2,10 +2,7 @@
 // The floor: the same app booted once and called N times in one process,
 // with no HTTP and no pipes. Prints requests per second.
 declare(strict_types=1);
-$sdk = __DIR__ . '/../../php';
-require $sdk . '/src/Protocol.php';
-require $sdk . '/src/Request.php';
-require $sdk . '/src/Response.php';
+require __DIR__ . '/../../php/autoload.php';
 $handler = require __DIR__ . '/../../php/tests/fixture_app.php';
 $n = (int)($argv[1] ?? 100000);
 [$path, $query] = array_pad(explode('?', $argv[2] ?? '/json', 2), 2, '');

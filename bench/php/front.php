@@ -2,10 +2,7 @@
 // Front controller for php -S and php-fpm: boots the fixture app on every
 // request, as `php think run` and php-fpm do with ThinkPHP, and answers.
 declare(strict_types=1);
-$sdk = __DIR__ . '/../../php';
-require_once $sdk . '/src/Protocol.php';
-require_once $sdk . '/src/Request.php';
-require_once $sdk . '/src/Response.php';
+require __DIR__ . '/../../php/autoload.php';
 $handler = require getenv('BENCH_APP') ?: __DIR__ . '/../../php/tests/fixture_app.php';
 [$path, $query] = array_pad(explode('?', $_SERVER['REQUEST_URI'], 2), 2, '');
 $req = new Thinkgate\Request(['method' => $_SERVER['REQUEST_METHOD'], 'uri' => $_SERVER['REQUEST_URI'],

@@ -2,11 +2,7 @@
 // The ThinkPHP adapter's own cost per request, in one process with no HTTP and
 // no pipes: php -d opcache.enable_cli=1 bench/php/thinkphp_inproc.php /path/to/tp-project [path]
 declare(strict_types=1);
-$sdk = __DIR__ . '/../../php';
-require $sdk . '/src/Protocol.php';
-require $sdk . '/src/Request.php';
-require $sdk . '/src/Response.php';
-require $sdk . '/src/ThinkPHP/Adapter.php';
+require __DIR__ . '/../../php/autoload.php';
 $root = rtrim($argv[1] ?? '', '/');
 $path = $argv[2] ?? '/hello/world';
 $adapter = Thinkgate\ThinkPHP\Adapter::boot($root);

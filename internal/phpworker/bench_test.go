@@ -1,7 +1,6 @@
 package phpworker
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -33,18 +32,9 @@ func BenchmarkHop(b *testing.B) {
 // BenchmarkPipeRoundTrip is the floor under BenchmarkHop: a frame to a PHP
 // process that only echoes it back, over the same fd 3/4 pipes.
 func BenchmarkPipeRoundTrip(b *testing.B) {
-	toPHP, goWrites, _ := os.Pipe()
-	goReads, fromPHP, _ := os.Pipe()
-	cmd := exec.Command("php", "../../php/tests/echo_worker.php")
+	cmd := exec.Command(needPHP(b), "../../php/tests/echo_worker.php")
 	cmd.Env = append(os.Environ(), "ECHO_QUIET=1")
-	cmd.ExtraFiles = []*os.File{toPHP, fromPHP}
-	if err := cmd.Start(); err != nil {
-		b.Skip(err)
-	}
-	toPHP.Close()
-	fromPHP.Close()
-	defer cmd.Process.Kill()
-	r := bufio.NewReader(goReads)
+	goWrites, r := startEcho(b, cmd)
 	if _, err := ReadFrame(r, Limits{}); err != nil {
 		b.Fatal(err)
 	}

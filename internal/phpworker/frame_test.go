@@ -85,7 +85,7 @@ func FuzzReadFrame(f *testing.F) {
 	})
 }
 
-func needPHP(t *testing.T) string { return testenv.PHP(t) }
+func needPHP(t testing.TB) string { return testenv.PHP(t) }
 
 // TestPHPCodec runs the PHP codec's own tests.
 func TestPHPCodec(t *testing.T) {
@@ -97,7 +97,11 @@ func TestPHPCodec(t *testing.T) {
 
 // TestPipesWithPHP: frames cross real fd 3/4 pipes to php-cli and back
 // intact, binary and large, while the worker prints to stdout and stderr.
-func TestPipesWithPHP(t *testing.T) {
+// startEcho runs cmd (php/tests/echo_worker.php) with the protocol pipes on
+// fd 3 and fd 4, and returns the end Go writes frames to and a reader of
+// the frames PHP writes back. The process is killed when the test ends.
+func startEcho(t testing.TB, cmd *exec.Cmd) (*os.File, *bufio.Reader) {
+	t.Helper()
 	toPHP, goWrites, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -106,18 +110,22 @@ func TestPipesWithPHP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(needPHP(t), "../../php/tests/echo_worker.php")
 	cmd.ExtraFiles = []*os.File{toPHP, fromPHP} // fd 3 and fd 4
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	toPHP.Close()
 	fromPHP.Close()
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return goWrites, bufio.NewReader(goReads)
+}
 
-	r := bufio.NewReader(goReads)
+func TestPipesWithPHP(t *testing.T) {
+	cmd := exec.Command(needPHP(t), "../../php/tests/echo_worker.php")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	goWrites, r := startEcho(t, cmd)
+
 	ready, err := ReadFrame(r, Limits{})
 	if err != nil || ready.Type != TypeReady || !bytes.Contains(ready.Meta, []byte(`"pid"`)) {
 		t.Fatalf("READY: %+v %v", ready, err)

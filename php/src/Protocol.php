@@ -103,8 +103,3 @@ final class Protocol
         return $buf;
     }
 }
-
-/** A frame that cannot be trusted; the worker must stop. */
-final class ProtocolException extends \RuntimeException
-{
-}

@@ -4,7 +4,7 @@
 // (which must not disturb the protocol; ECHO_QUIET=1 leaves it out, for the
 // round-trip benchmark). Exits on STOP.
 declare(strict_types=1);
-require __DIR__ . '/../src/Protocol.php';
+require __DIR__ . '/../autoload.php';
 
 use Thinkgate\Protocol;
 

@@ -1,7 +1,7 @@
 <?php
 // Tests of the PHP frame codec; run by thinkgate's Go tests (php php/tests/protocol_test.php).
 declare(strict_types=1);
-require __DIR__ . '/../src/Protocol.php';
+require __DIR__ . '/../autoload.php';
 
 use Thinkgate\Protocol;
 use Thinkgate\ProtocolException;

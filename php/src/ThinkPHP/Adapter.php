@@ -28,8 +28,7 @@ final class Adapter
 
     public static function boot(string $root): self
     {
-        require_once $root . '/vendor/autoload.php';
-        require_once __DIR__ . '/SandboxApp.php';
+        require_once $root . '/vendor/autoload.php'; // before SandboxApp, which extends think\App
         $app = new SandboxApp($root);
         $app->initialize();
         $self = new self();
