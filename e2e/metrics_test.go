@@ -50,7 +50,7 @@ func TestPrometheusMetrics(t *testing.T) {
 		_, body = fetch(t, req)
 		return strings.Contains(body, `thinkgate_ws_closed_total{reason="oversize"} 1`) &&
 			strings.Contains(body, "thinkgate_ws_messages_received_total 1") &&
-			strings.Contains(body, "\nthinkgate_clients 2\n") // the oversize client is gone once its close handshake ends
+			strings.Contains(body, "\nthinkgate_clients 2\n") // the oversize client is gone once thinkgate closes it
 	})
 	checks := []struct {
 		sample string

@@ -68,6 +68,7 @@ func FuzzReadLoop(f *testing.F) {
 		nil, slog.New(slog.NewTextHandler(io.Discard, nil))).(*portable)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := &conn{p: p, nc: &fakeNetConn{r: bytes.NewReader(data)}}
-		c.readLoop(checkPeer{t: t, max: max})
+		c.setPeer(checkPeer{t: t, max: max})
+		c.readLoop()
 	})
 }

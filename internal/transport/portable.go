@@ -195,10 +195,10 @@ func (p *portable) serveConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	peer := p.handler.Open(c, req)
-	c.readLoop(peer)
+	c.setPeer(p.handler.Open(c, req))
+	c.readLoop()
 	c.drop()
-	peer.Closed()
+	c.gone()
 	p.remove(c)
 }
 
@@ -225,6 +225,12 @@ type conn struct {
 	nc       net.Conn
 	raw      syscall.RawConn // for non-blocking direct writes; nil if the conn has none
 	lastRead atomic.Int64    // unix nanoseconds of the last frame read
+
+	// peer gets the connection's events one at a time, and none after
+	// Closed, which comes as soon as the connection starts closing.
+	peerMu   sync.Mutex
+	peer     Peer
+	peerDone bool
 
 	mu       sync.Mutex
 	queue    [][]byte
@@ -282,6 +288,52 @@ func (c *conn) Close(code int, reason string) {
 	}
 	c.closing = true
 	c.enqueueLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))))
+	// The client is gone for the application now, not when the close
+	// handshake ends (which can take seconds): isOnline and counts drop at
+	// once. Inline unless a message is being delivered right now.
+	if c.peerMu.TryLock() {
+		c.goneLocked()
+		c.peerMu.Unlock()
+	} else {
+		go c.gone()
+	}
+}
+
+// setPeer installs the peer Open returned; a close that came first is
+// reported to it now.
+func (c *conn) setPeer(p Peer) {
+	c.peerMu.Lock()
+	defer c.peerMu.Unlock()
+	c.peer = p
+	if c.peerDone {
+		p.Closed()
+	}
+}
+
+// deliver passes a message to the peer unless the connection is closing.
+func (c *conn) deliver(binary bool, msg []byte) {
+	c.peerMu.Lock()
+	defer c.peerMu.Unlock()
+	if !c.peerDone && c.peer != nil {
+		c.peer.Message(binary, msg)
+	}
+}
+
+// gone tells the peer, once, that the connection is over.
+func (c *conn) gone() {
+	c.peerMu.Lock()
+	defer c.peerMu.Unlock()
+	c.goneLocked()
+}
+
+func (c *conn) goneLocked() {
+	if c.peerDone {
+		return
+	}
+	c.peerDone = true
+	if c.peer != nil {
+		c.peer.Closed()
+	}
 }
 
 // enqueueLocked queues frame, starts the writer if none runs, and unlocks.
@@ -362,7 +414,7 @@ func (c *conn) closeWith(code ws.StatusCode, reason string, counter *atomic.Uint
 }
 
 // readLoop reads frames until the connection ends or misbehaves.
-func (c *conn) readLoop(peer Peer) {
+func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 2048)
 	var (
 		msg       []byte
@@ -445,7 +497,7 @@ func (c *conn) readLoop(peer Peer) {
 				c.Send(c.p.pingReply)
 			}
 		} else {
-			peer.Message(msgBinary, msg)
+			c.deliver(msgBinary, msg)
 		}
 		msg = nil
 	}

@@ -67,12 +67,13 @@ type Handler interface {
 	Open(c Conn, r *Request) Peer
 }
 
-// Peer receives the events of one connection, from one goroutine at a time.
+// Peer receives the events of one connection, one call at a time.
 type Peer interface {
 	// Message is a complete text or binary message (not a heartbeat 'ping').
 	// data is only valid during the call.
 	Message(binary bool, data []byte)
-	// Closed is called once, after the connection is gone.
+	// Closed is called once, when the connection starts closing (a close
+	// from either side, an error, a slow or idle client); no Message follows.
 	Closed()
 }
 
