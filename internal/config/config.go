@@ -28,41 +28,42 @@ type Config struct {
 	HTTP      HTTP      `toml:"http" doc:"The HTTP front of the resident PHP app; started only when php.entry is set."`
 	PHP       PHP       `toml:"php" doc:"Resident PHP workers: the app, the pool and its limits."`
 	Log       Log       `toml:"log" doc:"Logging."`
+	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
 }
 
 // WS configures the WebSocket listener.
 type WS struct {
 	Listen                  string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
 	InitMessage             bool     `toml:"init_message" doc:"Send {\"type\":\"init\",\"client_id\":\"...\"} to every new client."`
-	MaxMessageSize          int      `toml:"max_message_size" doc:"Largest inbound message in bytes (all fragments); larger closes the client with 1009."`
-	MaxSendBuffer           int      `toml:"max_send_buffer" doc:"Bytes queued to one client before it is closed as too slow."`
-	HandshakeTimeout        Duration `toml:"handshake_timeout" doc:"Time a new connection has to finish the WebSocket handshake."`
-	MaxHeaderSize           int      `toml:"max_header_size" doc:"Largest handshake request (request line and headers) in bytes; larger gets HTTP 431."`
+	MaxMessageSize          int      `toml:"max_message_size" live:"" doc:"Largest inbound message in bytes (all fragments); larger closes the client with 1009."`
+	MaxSendBuffer           int      `toml:"max_send_buffer" live:"" doc:"Bytes queued to one client before it is closed as too slow."`
+	HandshakeTimeout        Duration `toml:"handshake_timeout" live:"" doc:"Time a new connection has to finish the WebSocket handshake."`
+	MaxHeaderSize           int      `toml:"max_header_size" live:"" doc:"Largest handshake request (request line and headers) in bytes; larger gets HTTP 431."`
 	BindUIDFromFirstMessage bool     `toml:"bind_uid_from_first_message" doc:"Bind each client to the uid given by its first text message (the classic push.php mode)."`
-	TLSCert                 string   `toml:"tls_cert" doc:"PEM certificate (chain) file: with tls_key, clients connect with wss://. Re-read on reload."`
-	TLSKey                  string   `toml:"tls_key" doc:"PEM private key file for tls_cert."`
+	TLSCert                 string   `toml:"tls_cert" live:"" doc:"PEM certificate (chain) file: with tls_key, clients connect with wss://. Re-read on reload."`
+	TLSKey                  string   `toml:"tls_key" live:"" doc:"PEM private key file for tls_cert."`
 }
 
 // Heartbeat configures client liveness, as in DESIGN section 2.
 type Heartbeat struct {
-	Timeout            Duration `toml:"timeout" doc:"Close a client that sends no frame for this long; 0 disables."`
-	Reply              string   `toml:"reply" doc:"Text sent back when a client sends the text message 'ping'; empty sends nothing."`
-	ServerPing         string   `toml:"server_ping" doc:"Text the server sends to a client idle for server_ping_interval (GatewayWorker pingData); empty sends nothing."`
-	ServerPingInterval Duration `toml:"server_ping_interval" doc:"How often idle clients get server_ping."`
+	Timeout            Duration `toml:"timeout" live:"" doc:"Close a client that sends no frame for this long; 0 disables."`
+	Reply              string   `toml:"reply" live:"" doc:"Text sent back when a client sends the text message 'ping'; empty sends nothing."`
+	ServerPing         string   `toml:"server_ping" live:"" doc:"Text the server sends to a client idle for server_ping_interval (GatewayWorker pingData); empty sends nothing."`
+	ServerPingInterval Duration `toml:"server_ping_interval" live:"" doc:"How often idle clients get server_ping."`
 }
 
 // API configures the HTTP API listener.
 type API struct {
 	Listen      string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	Key         string `toml:"key" doc:"When set, every /api and /status request needs 'Authorization: Bearer <key>'. Required off loopback."`
-	MaxBodySize int    `toml:"max_body_size" doc:"Largest request body in bytes; larger gets 413."`
+	Key         string `toml:"key" live:"" doc:"When set, every /api and /status request needs 'Authorization: Bearer <key>'. Required off loopback."`
+	MaxBodySize int    `toml:"max_body_size" live:"" doc:"Largest request body in bytes; larger gets 413."`
 }
 
 // Text configures the Text push port.
 type Text struct {
 	Listen      string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	Key         string `toml:"key" doc:"When set, a connection must first send {\"method\":\"auth\",\"key\":\"...\"}. Required off loopback."`
-	MaxLineSize int    `toml:"max_line_size" doc:"Longest request line in bytes; a longer line closes the connection."`
+	Key         string `toml:"key" live:"" doc:"When set, a connection must first send {\"method\":\"auth\",\"key\":\"...\"}. Required off loopback."`
+	MaxLineSize int    `toml:"max_line_size" live:"" doc:"Longest request line in bytes; a longer line closes the connection."`
 }
 
 // GWCompat configures the GatewayWorker Register and inner listeners.
@@ -76,10 +77,10 @@ type GWCompat struct {
 // HTTP configures the app's HTTP listener.
 type HTTP struct {
 	Listen        string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	MaxBodySize   int    `toml:"max_body_size" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
-	MaxUploadSize int    `toml:"max_upload_size" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
-	TLSCert       string `toml:"tls_cert" doc:"PEM certificate (chain) file: with tls_key, the app is served over HTTPS with HTTP/2. Re-read on reload."`
-	TLSKey        string `toml:"tls_key" doc:"PEM private key file for tls_cert."`
+	MaxBodySize   int    `toml:"max_body_size" live:"" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
+	MaxUploadSize int    `toml:"max_upload_size" live:"" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
+	TLSCert       string `toml:"tls_cert" live:"" doc:"PEM certificate (chain) file: with tls_key, the app is served over HTTPS with HTTP/2. Re-read on reload."`
+	TLSKey        string `toml:"tls_key" live:"" doc:"PEM private key file for tls_cert."`
 }
 
 // PHP configures the resident PHP workers.
@@ -88,20 +89,29 @@ type PHP struct {
 	Entry          string   `toml:"entry" doc:"A PHP file that boots the app once and returns its handler, function (Thinkgate\\Request $r): string|array|Thinkgate\\Response. Empty: serve php.app with the ThinkPHP adapter if it is a ThinkPHP 6/8 project, else no PHP app."`
 	Public         string   `toml:"public" doc:"Directory of static files served by Go (never .php, never dot-files)."`
 	Binary         string   `toml:"binary" doc:"The php-cli binary."`
-	Workers        int      `toml:"workers" doc:"PHP worker processes; 0 means one per CPU."`
-	MaxJobs        int      `toml:"max_jobs" doc:"Replace a worker after about this many requests (±12%); 0 never."`
-	MaxMemory      int      `toml:"max_memory" doc:"Replace a worker whose PHP memory passes this many bytes after a response; 0 never."`
-	RequestTimeout Duration `toml:"request_timeout" doc:"Wall-clock limit of one request; past it the worker is killed and the client gets 504."`
-	QueueTimeout   Duration `toml:"queue_timeout" doc:"How long a request waits for a free worker before 503 with Retry-After."`
-	BootTimeout    Duration `toml:"boot_timeout" doc:"Time a new worker has to boot the app and report ready."`
-	Debug          bool     `toml:"debug" doc:"Show exception messages in 500 responses."`
+	Workers        int      `toml:"workers" live:"" doc:"PHP worker processes; 0 means one per CPU."`
+	MaxJobs        int      `toml:"max_jobs" live:"" doc:"Replace a worker after about this many requests (±12%); 0 never."`
+	MaxMemory      int      `toml:"max_memory" live:"" doc:"Replace a worker whose PHP memory passes this many bytes after a response; 0 never."`
+	RequestTimeout Duration `toml:"request_timeout" live:"" doc:"Wall-clock limit of one request; past it the worker is killed and the client gets 504."`
+	QueueTimeout   Duration `toml:"queue_timeout" live:"" doc:"How long a request waits for a free worker before 503 with Retry-After."`
+	BootTimeout    Duration `toml:"boot_timeout" live:"" doc:"Time a new worker has to boot the app and report ready."`
+	Debug          bool     `toml:"debug" live:"" doc:"Show exception messages in 500 responses."`
 	Watch          bool     `toml:"watch" doc:"Reload the workers when the app's PHP, config or .env files change (development; also thinkgate start -watch)."`
 }
 
 // Log configures logging.
 type Log struct {
-	Level  string `toml:"level" doc:"debug, info, warn or error."`
+	Level  string `toml:"level" live:"" doc:"debug, info, warn or error."`
 	Format string `toml:"format" doc:"text or json."`
+	File   string `toml:"file" live:"" doc:"Append the log to this file, reopened on reload (logrotate); empty: standard error, or runtime/thinkgate.log beside the pid file under start -d."`
+	Access bool   `toml:"access" live:"" doc:"Log one line per request to the PHP app's HTTP listener."`
+}
+
+// Process configures the files through which the verbs find a running instance.
+type Process struct {
+	PidFile       string   `toml:"pid_file" doc:"Pid file; empty: runtime/thinkgate.pid under php.app when that directory exists, else thinkgate.pid in php.app."`
+	ControlSocket string   `toml:"control_socket" doc:"Unix control socket (owner-only) for stop, reload, status and connections; empty: the pid file's path ending in .sock."`
+	StopTimeout   Duration `toml:"stop_timeout" live:"" doc:"How long a graceful stop waits for requests in flight before closing the rest."`
 }
 
 // Duration is a time.Duration written as a Go duration string ("120s", "1m30s").
@@ -141,7 +151,8 @@ func Default() Config {
 		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20},
 		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20,
 			RequestTimeout: Duration{60 * time.Second}, QueueTimeout: Duration{10 * time.Second}, BootTimeout: Duration{30 * time.Second}},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Process: Process{StopTimeout: Duration{30 * time.Second}},
 	}
 }
 
@@ -179,6 +190,7 @@ type Field struct {
 	Key   string // "section.key"
 	Env   string // THINKGATE_SECTION_KEY
 	Doc   string
+	Live  bool // reload applies a change to this key; others need a restart
 	Value reflect.Value
 }
 
@@ -200,11 +212,45 @@ func Fields(cfg *Config) []Field {
 				Key:   sec + "." + key,
 				Env:   EnvPrefix + strings.ToUpper(sec+"_"+key),
 				Doc:   kf.Tag.Get("doc"),
+				Live:  hasTag(kf, "live"),
 				Value: sv.Field(j),
 			})
 		}
 	}
 	return out
+}
+
+func hasTag(f reflect.StructField, name string) bool {
+	_, ok := f.Tag.Lookup(name)
+	return ok
+}
+
+// Diff compares two configurations and returns the keys whose values differ,
+// split into those a reload applies (live) and those that need a restart.
+func Diff(old, cur *Config) (live, restart []string) {
+	a, b := Fields(old), Fields(cur)
+	for i, f := range a {
+		if !f.Value.IsValid() || reflect.DeepEqual(f.Value.Interface(), b[i].Value.Interface()) {
+			continue
+		}
+		if f.Live {
+			live = append(live, f.Key)
+		} else {
+			restart = append(restart, f.Key)
+		}
+	}
+	return live, restart
+}
+
+// ApplyLive copies the value of every live key of src into dst, leaving
+// the keys that need a restart as they are.
+func ApplyLive(dst, src *Config) {
+	a, b := Fields(dst), Fields(src)
+	for i, f := range a {
+		if f.Live && f.Value.IsValid() {
+			f.Value.Set(b[i].Value)
+		}
+	}
 }
 
 func applyEnv(cfg *Config, environ []string) error {
@@ -290,7 +336,7 @@ func (c *Config) Validate() error {
 		{"http.max_body_size", positive(c.HTTP.MaxBodySize)},
 		{"http.max_upload_size", positive(c.HTTP.MaxUploadSize)},
 		{"http.tls_cert", bothOrNeither(c.HTTP.TLSCert, c.HTTP.TLSKey, "http.tls_key")},
-		{"php.workers", nonNegative(c.PHP.Workers)},
+		{"php.workers", between(c.PHP.Workers, 0, MaxWorkers)},
 		{"php.max_jobs", nonNegative(c.PHP.MaxJobs)},
 		{"php.max_memory", nonNegative(c.PHP.MaxMemory)},
 		{"php.request_timeout", positiveDur(c.PHP.RequestTimeout)},
@@ -298,6 +344,7 @@ func (c *Config) Validate() error {
 		{"php.boot_timeout", positiveDur(c.PHP.BootTimeout)},
 		{"log.level", oneOf(c.Log.Level, "debug", "info", "warn", "error")},
 		{"log.format", oneOf(c.Log.Format, "text", "json")},
+		{"process.stop_timeout", positiveDur(c.Process.StopTimeout)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -351,6 +398,16 @@ func positive(n int) error {
 func bothOrNeither(cert, key, keyName string) error {
 	if (cert == "") != (key == "") {
 		return fmt.Errorf("set it together with %s, or neither", keyName)
+	}
+	return nil
+}
+
+// MaxWorkers is the most PHP worker processes one node runs.
+const MaxWorkers = 512
+
+func between(n, lo, hi int) error {
+	if n < lo || n > hi {
+		return fmt.Errorf("must be between %d and %d, is %d", lo, hi, n)
 	}
 	return nil
 }

@@ -18,7 +18,11 @@ func Write(w io.Writer, cfg *Config) error {
 			continue
 		}
 		_, key := splitKey(f.Key)
-		if _, err := fmt.Fprintf(w, "# %s (env %s)\n%s = %s\n", f.Doc, f.Env, key, tomlValue(f.Value)); err != nil {
+		live := ""
+		if f.Live {
+			live = "; applied by reload"
+		}
+		if _, err := fmt.Fprintf(w, "# %s (env %s%s)\n%s = %s\n", f.Doc, f.Env, live, key, tomlValue(f.Value)); err != nil {
 			return fmt.Errorf("write config: %w", err)
 		}
 	}
