@@ -36,6 +36,7 @@ type HTTPOptions struct {
 // Errors are {"error": {"code", "message"}} with a 4xx status.
 func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) *HTTP {
 	a := &HTTP{hub: h, opts: opts, log: log}
+	a.SetLimits(opts.Key, opts.MaxBodySize)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -60,10 +61,11 @@ func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) *HTTP {
 
 // HTTP is the HTTP API handler.
 type HTTP struct {
-	hub  *hub.Hub
-	opts HTTPOptions
-	log  *slog.Logger
-	mux  *http.ServeMux
+	hub    *hub.Hub
+	opts   HTTPOptions
+	limits atomic.Pointer[limits]
+	log    *slog.Logger
+	mux    *http.ServeMux
 
 	Requests atomic.Uint64 // requests served, for /status
 }
@@ -74,14 +76,27 @@ func (a *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
+// limits are the settings a reload may change.
+type limits struct {
+	key     string
+	maxSize int64
+}
+
+// SetLimits replaces the key and the size limit (on reload); requests that
+// arrive afterwards use them.
+func (a *HTTP) SetLimits(key string, maxBodySize int64) {
+	a.limits.Store(&limits{key: key, maxSize: maxBodySize})
+}
+
 func (a *HTTP) auth(next http.HandlerFunc) http.HandlerFunc {
-	if a.opts.Key == "" {
-		return next
-	}
-	want := []byte("Bearer " + a.opts.Key)
 	return func(w http.ResponseWriter, r *http.Request) {
+		key := a.limits.Load().key
+		if key == "" {
+			next(w, r)
+			return
+		}
 		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if subtle.ConstantTimeCompare(got, []byte("Bearer "+key)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="thinkgate"`)
 			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong API key (Authorization: Bearer <api.key>)"))
 			return
@@ -96,11 +111,12 @@ func (a *HTTP) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusMethodNotAllowed, CodeNotAllowed, "use POST"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodySize))
+	maxSize := a.limits.Load().maxSize
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSize))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "body over %d bytes (api.max_body_size)", a.opts.MaxBodySize))
+			writeError(w, errorf(http.StatusRequestEntityTooLarge, CodeTooLarge, "body over %d bytes (api.max_body_size)", maxSize))
 			return
 		}
 		writeError(w, errorf(http.StatusBadRequest, CodeInvalidJSON, "reading body: %v", err))

@@ -33,9 +33,9 @@ type TextOptions struct {
 //	                                                      "data" (or, without data, the whole line), else fail
 //	anything malformed                                 -> {"error": {"code", "message"}}
 type Text struct {
-	hub  *hub.Hub
-	opts TextOptions
-	log  *slog.Logger
+	hub    *hub.Hub
+	limits atomic.Pointer[TextOptions]
+	log    *slog.Logger
 
 	conns accept.Tracker
 
@@ -45,8 +45,14 @@ type Text struct {
 
 // NewText returns a Text port server.
 func NewText(h *hub.Hub, opts TextOptions, log *slog.Logger) *Text {
-	return &Text{hub: h, opts: opts, log: log}
+	t := &Text{hub: h, log: log}
+	t.SetLimits(opts)
+	return t
 }
+
+// SetLimits replaces the key and the line limit (on reload): connections
+// authenticated before keep going; each line uses the limit in force.
+func (t *Text) SetLimits(opts TextOptions) { t.limits.Store(&opts) }
 
 // Serve accepts connections until Shutdown.
 func (t *Text) Serve(ln net.Listener) error {
@@ -80,12 +86,13 @@ func (t *Text) Shutdown(ctx context.Context) error {
 func (t *Text) serveConn(nc net.Conn) {
 	r := bufio.NewReaderSize(nc, 4096)
 	w := bufio.NewWriter(nc)
-	authed := t.opts.Key == ""
+	authed := t.limits.Load().Key == ""
 	for {
-		line, err := lines.Read(r, t.opts.MaxLineSize)
+		maxLine := t.limits.Load().MaxLineSize
+		line, err := lines.Read(r, maxLine)
 		if errors.Is(err, lines.ErrTooLong) {
-			t.log.Warn("text port: line too long; closing", "remote", nc.RemoteAddr(), "limit", t.opts.MaxLineSize)
-			writeLine(w, errorLine(errorf(413, CodeTooLarge, "line over %d bytes (text.max_line_size); closing", t.opts.MaxLineSize)))
+			t.log.Warn("text port: line too long; closing", "remote", nc.RemoteAddr(), "limit", maxLine)
+			writeLine(w, errorLine(errorf(413, CodeTooLarge, "line over %d bytes (text.max_line_size); closing", maxLine)))
 			w.Flush()
 			return
 		}
@@ -119,10 +126,13 @@ func (t *Text) handle(line []byte, authed bool) ([]byte, bool) {
 		return errorLine(errorf(400, CodeInvalidJSON, "each line must be one JSON object: %v", err)), authed
 	}
 	if head.Method != nil && *head.Method == "auth" {
-		if subtle.ConstantTimeCompare([]byte(head.Key), []byte(t.opts.Key)) == 1 {
+		if subtle.ConstantTimeCompare([]byte(head.Key), []byte(t.limits.Load().Key)) == 1 {
 			return []byte("true"), true
 		}
 		return errorLine(errorf(401, CodeUnauthorized, "wrong key")), authed
+	}
+	if !authed && t.limits.Load().Key == "" { // a reload removed the key
+		authed = true
 	}
 	if !authed {
 		return errorLine(errorf(401, CodeUnauthorized, `send {"method":"auth","key":"<text.key>"} first`)), false

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"thinkgate/internal/phpworker"
@@ -39,20 +40,46 @@ type Options struct {
 
 // Server is the HTTP handler.
 type Server struct {
-	pool *phpworker.Pool
-	opts Options
-	log  *slog.Logger
+	pool   *phpworker.Pool
+	opts   Options
+	limits atomic.Pointer[sizeLimits]
+	access atomic.Bool
+	log    *slog.Logger
 }
+
+// sizeLimits are the limits a reload may change.
+type sizeLimits struct{ body, upload int64 }
+
+// SetLimits replaces the body and upload limits for requests that arrive
+// from now on.
+func (s *Server) SetLimits(maxBody, maxUpload int64) {
+	s.limits.Store(&sizeLimits{body: maxBody, upload: maxUpload})
+}
+
+// SetAccessLog turns the one-line-per-request access log on or off.
+func (s *Server) SetAccessLog(on bool) { s.access.Store(on) }
 
 // New returns the front for pool.
 func New(pool *phpworker.Pool, opts Options, log *slog.Logger) *Server {
 	if opts.DefaultHeader == "" {
 		opts.DefaultHeader = "text/html; charset=UTF-8"
 	}
-	return &Server{pool: pool, opts: opts, log: log}
+	s := &Server{pool: pool, opts: opts, log: log}
+	s.SetLimits(opts.MaxBody, opts.MaxUpload)
+	return s
 }
 
+// ServeHTTP serves a static file or passes the request to PHP.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.access.Load() {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func(start time.Time) {
+			s.log.Info("access", "remote", r.RemoteAddr, "method", r.Method, "uri", r.RequestURI, "proto", r.Proto,
+				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start).Round(time.Microsecond),
+				"user_agent", r.UserAgent())
+		}(time.Now())
+		w = sw
+	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.serveStatic(w, r) {
 		return
 	}
@@ -140,7 +167,7 @@ func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
 			os.Remove(f)
 		}
 	}()
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, s.limits.Load().body)
 	ctype, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var err error
 	switch {
@@ -334,6 +361,7 @@ func (s *Server) multipart(r *http.Request, boundary string, meta *requestMeta) 
 			meta.Files = append(meta.Files, up)
 			continue
 		}
+		maxUpload := s.limits.Load().upload
 		tmp, err := os.CreateTemp(s.opts.UploadDir, "thinkgate-upload-")
 		if err != nil {
 			up.Error = uploadCantWrite
@@ -342,12 +370,12 @@ func (s *Server) multipart(r *http.Request, boundary string, meta *requestMeta) 
 			continue
 		}
 		spooled = append(spooled, tmp.Name())
-		n, err := io.Copy(tmp, io.LimitReader(part, s.opts.MaxUpload+1))
+		n, err := io.Copy(tmp, io.LimitReader(part, maxUpload+1))
 		tmp.Close()
 		if err != nil {
 			return spooled, err
 		}
-		if n > s.opts.MaxUpload {
+		if n > maxUpload {
 			io.Copy(io.Discard, part)
 			os.Remove(tmp.Name())
 			up.Error = uploadTooLarge
@@ -359,16 +387,31 @@ func (s *Server) multipart(r *http.Request, boundary string, meta *requestMeta) 
 	}
 }
 
-// statusWriter remembers the status written, for Observe.
+// statusWriter remembers the status and counts the bytes written, for
+// Observe and the access log.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int64
+	wrote  bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush passes streaming flushes through.
 func (w *statusWriter) Flush() {

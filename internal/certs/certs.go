@@ -28,12 +28,21 @@ func Load(certFile, keyFile string) (*Pair, error) {
 
 // Reload reads the files again; on error the previous pair stays in use.
 func (p *Pair) Reload() error {
-	c, err := tls.LoadX509KeyPair(p.certFile, p.keyFile)
+	p.mu.RLock()
+	certFile, keyFile := p.certFile, p.keyFile
+	p.mu.RUnlock()
+	return p.Switch(certFile, keyFile)
+}
+
+// Switch loads another pair of files and uses them from now on; on error
+// the previous pair and files stay in use.
+func (p *Pair) Switch(certFile, keyFile string) error {
+	c, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return fmt.Errorf("loading %s and %s: %w", p.certFile, p.keyFile, err)
+		return fmt.Errorf("loading %s and %s: %w", certFile, keyFile, err)
 	}
 	p.mu.Lock()
-	p.cert = &c
+	p.cert, p.certFile, p.keyFile = &c, certFile, keyFile
 	p.mu.Unlock()
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"thinkgate/internal/clientid"
 )
@@ -73,6 +74,7 @@ type Client struct {
 	ID     string
 	connID uint32 // the connection number inside ID
 	seq    uint64 // creation order on this node
+	since  int64  // connect time, Unix nanoseconds
 	conn   Conn
 
 	mu      sync.Mutex
@@ -107,7 +109,7 @@ func (h *Hub) Connect(conn Conn) *Client {
 	seq := h.conns.Add(1)
 	for {
 		id := h.ids.Next()
-		c := &Client{ID: id.String(), connID: id.Conn, seq: seq, conn: conn}
+		c := &Client{ID: id.String(), connID: id.Conn, seq: seq, since: time.Now().UnixNano(), conn: conn}
 		s := &h.clients[h.shard(c.ID)]
 		s.mu.Lock()
 		if _, taken := s.m[c.ID]; !taken { // only after the 32-bit counter wrapped

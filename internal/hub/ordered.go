@@ -2,7 +2,9 @@ package hub
 
 import (
 	"cmp"
+	"net"
 	"slices"
+	"time"
 )
 
 // The accessors below return clients in the orders GatewayWorker's replies
@@ -30,6 +32,19 @@ func (c *Client) Info() Info {
 	}
 	slices.SortFunc(groups, func(a, b string) int { return cmp.Compare(c.groups[a], c.groups[b]) })
 	return Info{UID: c.uid, Groups: groups, Joined: c.groups != nil, Session: slices.Clone(c.session)}
+}
+
+// ConnectedAt is when the client connected.
+func (c *Client) ConnectedAt() time.Time { return time.Unix(0, c.since) }
+
+// RemoteAddr is the client's address, when its connection knows it.
+func (c *Client) RemoteAddr() string {
+	if ra, ok := c.conn.(interface{ RemoteAddr() net.Addr }); ok {
+		if a := ra.RemoteAddr(); a != nil {
+			return a.String()
+		}
+	}
+	return ""
 }
 
 // ClientByConn returns the local client whose id holds connection number n.

@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,8 @@ type Metrics struct {
 	bytesOut    prometheus.Counter
 	apiDuration *prometheus.HistogramVec
 	phpDuration *prometheus.HistogramVec
+
+	Delivered atomic.Uint64 // messages queued to clients, for status rates
 }
 
 // New builds the registry for a node.
@@ -88,6 +91,7 @@ func (m *Metrics) Command(op hub.Op, delivered, frameBytes int) {
 	name := op.String()
 	m.commands.WithLabelValues(name).Inc()
 	if delivered > 0 {
+		m.Delivered.Add(uint64(delivered))
 		m.deliveries.WithLabelValues(name).Add(float64(delivered))
 		m.bytesOut.Add(float64(delivered * frameBytes))
 	}

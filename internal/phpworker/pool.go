@@ -1,11 +1,13 @@
 package phpworker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,13 +35,13 @@ var ErrClosed = errors.New("worker pool closed")
 // boot are retried with a growing pause, and the pool keeps serving with
 // those it has.
 type Pool struct {
-	spec Spec
-	opts PoolOptions
-	log  *slog.Logger
+	log *slog.Logger
 
 	idle chan *Worker
 
 	mu       sync.Mutex
+	spec     Spec
+	opts     PoolOptions
 	gen      int // current generation; workers of older ones retire
 	all      map[*Worker]bool
 	closed   bool
@@ -55,10 +57,10 @@ type Pool struct {
 // NewPool starts the workers and waits until the first one is ready, so a
 // broken app fails start-up with PHP's own error.
 func NewPool(spec Spec, opts PoolOptions, log *slog.Logger) (*Pool, error) {
-	if opts.Workers < 1 {
-		opts.Workers = 1
-	}
-	p := &Pool{spec: spec, opts: opts, log: log, idle: make(chan *Worker, opts.Workers*2), all: map[*Worker]bool{}}
+	opts.Workers = min(max(opts.Workers, 1), maxWorkers)
+	// idle holds every worker of two generations during a reload, whatever
+	// the worker count becomes, so sends to it never block.
+	p := &Pool{spec: spec, opts: opts, log: log, idle: make(chan *Worker, 2*maxWorkers), all: map[*Worker]bool{}}
 	first, err := p.start(0)
 	if err != nil {
 		return nil, err
@@ -70,15 +72,38 @@ func NewPool(spec Spec, opts PoolOptions, log *slog.Logger) (*Pool, error) {
 	return p, nil
 }
 
+// maxWorkers bounds PoolOptions.Workers (config.MaxWorkers).
+const maxWorkers = 512
+
+// options returns the current options.
+func (p *Pool) options() PoolOptions {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.opts
+}
+
+// SetOptions changes the options and the worker spec for what comes next:
+// limits apply to the next request, MaxJobs and the spec to workers started
+// from now on, and a new Workers count at the next Reload.
+func (p *Pool) SetOptions(spec Spec, opts PoolOptions) {
+	opts.Workers = min(max(opts.Workers, 1), maxWorkers)
+	p.mu.Lock()
+	p.spec, p.opts = spec, opts
+	p.mu.Unlock()
+}
+
 // start boots one worker of generation gen.
 func (p *Pool) start(gen int) (*Worker, error) {
-	w, err := Start(p.spec, p.log)
+	p.mu.Lock()
+	spec, maxJobs := p.spec, p.opts.MaxJobs
+	p.mu.Unlock()
+	w, err := Start(spec, p.log)
 	if err != nil {
 		return nil, err
 	}
 	w.Gen = gen
-	if p.opts.MaxJobs > 0 {
-		w.maxJobs = jitter(p.opts.MaxJobs)
+	if maxJobs > 0 {
+		w.maxJobs = jitter(maxJobs)
 	}
 	p.Spawned.Add(1)
 	p.mu.Lock()
@@ -144,7 +169,7 @@ func (p *Pool) retire(w *Worker) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		w.Stop(p.opts.StopGrace)
+		w.Stop(p.options().StopGrace)
 	}()
 }
 
@@ -158,7 +183,7 @@ func (p *Pool) discard(w *Worker) {
 
 // acquire waits for an idle worker of the current generation.
 func (p *Pool) acquire(ctx context.Context) (*Worker, error) {
-	timer := time.NewTimer(p.opts.QueueTimeout)
+	timer := time.NewTimer(p.options().QueueTimeout)
 	defer timer.Stop()
 	for {
 		select {
@@ -202,7 +227,7 @@ func (p *Pool) Serve(ctx context.Context, req *Frame, emit func(*Frame) error) e
 	if err != nil {
 		return err
 	}
-	res, err := w.Serve(ctx, req, p.opts.RequestTimeout, emit)
+	res, err := w.Serve(ctx, req, p.options().RequestTimeout, emit)
 	p.Served.Add(1)
 	p.release(w, res, err)
 	return err
@@ -211,8 +236,9 @@ func (p *Pool) Serve(ctx context.Context, req *Frame, emit func(*Frame) error) e
 // release returns the worker to the pool or replaces it.
 func (p *Pool) release(w *Worker, res Result, err error) {
 	p.mu.Lock()
-	gen, closed := p.gen, p.closed
+	gen, closed, maxMem := p.gen, p.closed, p.opts.MaxMemory
 	p.mu.Unlock()
+	jobs, mem := int(w.Jobs.Load()), w.Mem.Load()
 	switch {
 	case err != nil:
 		p.Crashed.Add(1)
@@ -221,8 +247,8 @@ func (p *Pool) release(w *Worker, res Result, err error) {
 		p.replace(gen)
 	case closed:
 		p.retire(w)
-	case res.Recycle, w.maxJobs > 0 && w.Jobs >= w.maxJobs, p.opts.MaxMemory > 0 && w.Mem > p.opts.MaxMemory:
-		p.log.Debug("php worker retired", "pid", w.PID, "jobs", w.Jobs, "mem", w.Mem, "recycle", res.Recycle)
+	case res.Recycle, w.maxJobs > 0 && jobs >= w.maxJobs, maxMem > 0 && mem > maxMem:
+		p.log.Debug("php worker retired", "pid", w.PID, "jobs", jobs, "mem", mem, "recycle", res.Recycle)
 		p.retire(w)
 		p.replace(gen)
 	case w.Gen != gen:
@@ -238,10 +264,10 @@ func (p *Pool) release(w *Worker, res Result, err error) {
 // boot, the old one keeps serving and the error is returned.
 func (p *Pool) Reload() error {
 	p.mu.Lock()
-	next := p.gen + 1
+	next, count := p.gen+1, p.opts.Workers
 	p.mu.Unlock()
-	fresh := make([]*Worker, 0, p.opts.Workers)
-	for range p.opts.Workers {
+	fresh := make([]*Worker, 0, count)
+	for range count {
 		w, err := p.start(next)
 		if err != nil {
 			for _, f := range fresh {
@@ -272,7 +298,7 @@ func (p *Pool) Reload() error {
 			n = 1
 		}
 	}
-	p.log.Info("php workers reloaded", "gen", next)
+	p.log.Info("php workers reloaded", "gen", next, "workers", count)
 	return nil
 }
 
@@ -325,6 +351,19 @@ type Stats struct {
 	Crashed uint64 `json:"crashed"`
 	Spawned uint64 `json:"spawned"`
 	LastErr string `json:"last_boot_error,omitempty"`
+
+	Procs []WorkerStats `json:"processes"`
+}
+
+// WorkerStats describes one PHP process for status.
+type WorkerStats struct {
+	PID           int    `json:"pid"`
+	Gen           int    `json:"generation"`
+	State         string `json:"state"` // "busy" or "idle"
+	Requests      int64  `json:"requests"`
+	PHPMemory     int64  `json:"php_memory_bytes"`
+	RSS           int64  `json:"rss_bytes"`
+	UptimeSeconds int64  `json:"uptime_seconds"`
 }
 
 // Stats returns the pool's counters.
@@ -335,5 +374,16 @@ func (p *Pool) Stats() Stats {
 	if p.lastErr != nil {
 		s.LastErr = p.lastErr.Error()
 	}
+	for w := range p.all {
+		state := "idle"
+		if w.Busy() {
+			state = "busy"
+		}
+		s.Procs = append(s.Procs, WorkerStats{
+			PID: w.PID, Gen: w.Gen, State: state, Requests: w.Jobs.Load(), PHPMemory: w.Mem.Load(),
+			RSS: w.RSS(), UptimeSeconds: int64(time.Since(w.Started).Seconds()),
+		})
+	}
+	slices.SortFunc(s.Procs, func(a, b WorkerStats) int { return cmp.Compare(a.PID, b.PID) })
 	return s
 }

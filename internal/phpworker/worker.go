@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"thinkgate/internal/procstat"
 	"time"
 )
 
@@ -51,8 +53,11 @@ type Worker struct {
 	PID   int
 	Ready json.RawMessage // the READY frame's meta
 	Gen   int             // the pool generation that started it
-	Jobs  int             // requests served
-	Mem   int64           // memory_get_usage(true) after the last response
+	Jobs  atomic.Int64    // requests served
+	Mem   atomic.Int64    // memory_get_usage(true) after the last response
+
+	Started time.Time   // when the process was started
+	busy    atomic.Bool // serving a request
 
 	maxJobs int // retire after this many requests (0: never); set by the pool
 
@@ -68,6 +73,12 @@ type Worker struct {
 }
 
 const tailLines = 20
+
+// RSS is the process's resident memory in bytes, or 0 where unknown.
+func (w *Worker) RSS() int64 { return procstat.RSS(w.PID) }
+
+// Busy reports whether the worker is serving a request.
+func (w *Worker) Busy() bool { return w.busy.Load() }
 
 // Start runs a worker and waits for its READY frame.
 func Start(spec Spec, log *slog.Logger) (*Worker, error) {
@@ -99,7 +110,7 @@ func Start(spec Spec, log *slog.Logger) (*Worker, error) {
 	}
 	toPHP.Close()
 	fromPHP.Close()
-	w := &Worker{PID: cmd.Process.Pid, cmd: cmd, toPHP: goWrites, fromPHP: bufio.NewReaderSize(goReads, 64<<10),
+	w := &Worker{PID: cmd.Process.Pid, Started: time.Now(), cmd: cmd, toPHP: goWrites, fromPHP: bufio.NewReaderSize(goReads, 64<<10),
 		limits: spec.Limits, log: log.With("pid", cmd.Process.Pid), exited: make(chan struct{})}
 	var output sync.WaitGroup
 	output.Add(2)
@@ -195,6 +206,8 @@ type Result struct {
 // After timeout the worker is killed and ErrTimeout returned; a worker that
 // dies first gives ErrCrashed. After either, the worker is unusable.
 func (w *Worker) Serve(ctx context.Context, req *Frame, timeout time.Duration, emit func(*Frame) error) (Result, error) {
+	w.busy.Store(true)
+	defer w.busy.Store(false)
 	if err := WriteFrame(w.toPHP, req); err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrCrashed, err)
 	}
@@ -248,10 +261,10 @@ func (w *Worker) Serve(ctx context.Context, req *Frame, timeout time.Duration, e
 			if meta := f.Meta; len(meta) > 0 {
 				var m struct{ Mem int64 }
 				if json.Unmarshal(meta, &m) == nil && m.Mem > 0 {
-					w.Mem = m.Mem
+					w.Mem.Store(m.Mem)
 				}
 			}
-			w.Jobs++
+			w.Jobs.Add(1)
 			return res, nil
 		}
 	}

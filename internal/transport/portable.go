@@ -28,7 +28,7 @@ const closeLinger = 2 * time.Second
 // per client, and a writer goroutine that exists only while the client's
 // queue is not empty.
 type portable struct {
-	opts    Options
+	cur     atomic.Pointer[settings]
 	handler Handler
 	log     *slog.Logger
 
@@ -41,21 +41,38 @@ type portable struct {
 
 	accepted, handshakeFailed, closedSlow, closedOversize, closedIdle, closedProtocol, received atomic.Uint64
 	active                                                                                      atomic.Int64
-	pingFrame, pingReply                                                                        []byte
+}
+
+// settings are the Options in force plus the frames compiled from them.
+type settings struct {
+	Options
+	pingFrame, pingReply []byte // nil: none
+}
+
+func newSettings(o Options) *settings {
+	s := &settings{Options: o}
+	if o.ServerPing != "" {
+		s.pingFrame = ws.MustCompileFrame(ws.NewTextFrame([]byte(o.ServerPing)))
+	}
+	if o.PingReply != "" {
+		s.pingReply = ws.MustCompileFrame(ws.NewTextFrame([]byte(o.PingReply)))
+	}
+	return s
 }
 
 // NewPortable returns the portable Transport.
 func NewPortable(opts Options, h Handler, log *slog.Logger) Transport {
-	p := &portable{opts: opts, handler: h, log: log, conns: map[*conn]struct{}{},
+	p := &portable{handler: h, log: log, conns: map[*conn]struct{}{},
 		done: make(chan struct{}), stop: make(chan struct{})}
-	if opts.ServerPing != "" {
-		p.pingFrame = ws.MustCompileFrame(ws.NewTextFrame([]byte(opts.ServerPing)))
-	}
-	if opts.PingReply != "" {
-		p.pingReply = ws.MustCompileFrame(ws.NewTextFrame([]byte(opts.PingReply)))
-	}
+	p.cur.Store(newSettings(opts))
 	return p
 }
+
+// SetOptions applies new limits and heartbeat settings to every connection
+// from its next frame on.
+func (p *portable) SetOptions(o Options) { p.cur.Store(newSettings(o)) }
+
+func (p *portable) opts() *settings { return p.cur.Load() }
 
 func (p *portable) Stats() Stats {
 	return Stats{
@@ -73,9 +90,7 @@ func (p *portable) Serve(ln net.Listener) error {
 	}
 	p.ln = ln
 	p.mu.Unlock()
-	if p.pingFrame != nil {
-		go p.pingIdle()
-	}
+	go p.pingIdle()
 	return accept.Loop(ln, p.log, func(nc net.Conn) {
 		p.accepted.Add(1)
 		go p.serveConn(nc)
@@ -137,18 +152,27 @@ func (p *portable) remove(c *conn) {
 // pingIdle sends the server ping to clients that were silent for a whole
 // interval (GatewayWorker's pingData).
 func (p *portable) pingIdle() {
-	t := time.NewTicker(p.opts.ServerPingInterval)
+	interval := p.opts().ServerPingInterval
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-p.stop:
 			return
 		case now := <-t.C:
-			idleSince := now.Add(-p.opts.ServerPingInterval).UnixNano()
+			o := p.opts()
+			if o.ServerPingInterval != interval { // changed by a reload
+				interval = o.ServerPingInterval
+				t.Reset(interval)
+			}
+			if o.pingFrame == nil {
+				continue
+			}
+			idleSince := now.Add(-interval).UnixNano()
 			p.mu.Lock()
 			for c := range p.conns {
 				if c.lastRead.Load() <= idleSince {
-					c.Send(p.pingFrame)
+					c.Send(o.pingFrame)
 				}
 			}
 			p.mu.Unlock()
@@ -169,8 +193,9 @@ func (p *portable) serveConn(nc net.Conn) {
 			return nil
 		},
 	}
-	nc.SetDeadline(time.Now().Add(p.opts.HandshakeTimeout))
-	hr := &headerReader{r: nc, left: p.opts.MaxHeaderSize}
+	o := p.opts()
+	nc.SetDeadline(time.Now().Add(o.HandshakeTimeout))
+	hr := &headerReader{r: nc, left: o.MaxHeaderSize}
 	if _, err := up.Upgrade(struct {
 		io.Reader
 		io.Writer
@@ -252,11 +277,11 @@ func (c *conn) Send(frame []byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if c.pending+len(frame) > c.p.opts.MaxSendBuffer {
+	if limit := c.p.opts().MaxSendBuffer; c.pending+len(frame) > limit {
 		c.closed = true
 		c.mu.Unlock()
 		c.p.closedSlow.Add(1)
-		c.p.log.Warn("client closed: send buffer full", "remote", c.nc.RemoteAddr(), "limit", c.p.opts.MaxSendBuffer)
+		c.p.log.Warn("client closed: send buffer full", "remote", c.nc.RemoteAddr(), "limit", limit)
 		c.nc.Close()
 		return false
 	}
@@ -422,7 +447,8 @@ func (c *conn) readLoop() {
 		inMessage bool
 	)
 	for {
-		if d := c.p.opts.IdleTimeout; d > 0 && !c.isClosing() {
+		o := c.p.opts()
+		if d := o.IdleTimeout; d > 0 && !c.isClosing() {
 			c.nc.SetReadDeadline(time.Now().Add(d))
 		}
 		h, err := ws.ReadHeader(br)
@@ -436,7 +462,7 @@ func (c *conn) readLoop() {
 			c.drain(br)
 			return
 		}
-		if !h.OpCode.IsControl() && (h.Length > int64(c.p.opts.MaxMessageSize) || int64(len(msg))+h.Length > int64(c.p.opts.MaxMessageSize)) {
+		if !h.OpCode.IsControl() && (h.Length > int64(o.MaxMessageSize) || int64(len(msg))+h.Length > int64(o.MaxMessageSize)) {
 			c.closeWith(ws.StatusMessageTooBig, "message too big", &c.p.closedOversize)
 			c.drain(br)
 			return
@@ -493,8 +519,8 @@ func (c *conn) readLoop() {
 		}
 		c.p.received.Add(1)
 		if !msgBinary && string(msg) == "ping" {
-			if c.p.pingReply != nil {
-				c.Send(c.p.pingReply)
+			if r := c.p.opts().pingReply; r != nil {
+				c.Send(r)
 			}
 		} else {
 			c.deliver(msgBinary, msg)
@@ -534,6 +560,6 @@ func (c *conn) drain(br *bufio.Reader) {
 func (c *conn) readError(err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) && !c.isClosing() {
 		c.p.closedIdle.Add(1)
-		c.p.log.Debug("client closed: idle", "remote", c.nc.RemoteAddr(), "timeout", c.p.opts.IdleTimeout)
+		c.p.log.Debug("client closed: idle", "remote", c.nc.RemoteAddr(), "timeout", c.p.opts().IdleTimeout)
 	}
 }

@@ -24,6 +24,9 @@ type Transport interface {
 	Shutdown(ctx context.Context) error
 	// Stats returns the listener's counters.
 	Stats() Stats
+	// SetOptions replaces the limits and heartbeat settings (on reload);
+	// connections apply them from their next frame on.
+	SetOptions(Options)
 }
 
 // Conn is one client connection. Send and Close never block.
