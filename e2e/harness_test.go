@@ -86,7 +86,8 @@ func startFile(t *testing.T, path string) *server {
 	t.Helper()
 	s := &server{t: t, addrs: map[string]string{}, exit: make(chan error, 1)}
 	s.cmd = exec.Command(binary, "start", "-c", path)
-	s.cmd.Env = append(os.Environ(), "THINKGATE_LOG_FORMAT=json")
+	// Each instance gets its own pid file and control socket.
+	s.cmd.Env = append(os.Environ(), "THINKGATE_LOG_FORMAT=json", "THINKGATE_PROCESS_PID_FILE="+filepath.Join(t.TempDir(), "thinkgate.pid"))
 	stderr, _ := s.cmd.StderrPipe()
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -93,7 +93,7 @@ func TestTLS(t *testing.T) {
 	// Rotate the certificate and reload.
 	second := writeCert(t, certFile, keyFile, 2)
 	s.cmd.Process.Signal(syscall.SIGUSR1)
-	waitFor(t, func() bool { return strings.Count(s.logs(), "TLS certificate reloaded") >= 2 })
+	waitFor(t, func() bool { return strings.Contains(s.logs(), `"renewed":["ws.tls_cert","http.tls_cert"`) })
 	conn, err := tls.Dial("tcp", s.addr("ws"), trust(second))
 	if err != nil {
 		t.Fatalf("after reload: %v", err)

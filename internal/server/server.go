@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"thinkgate/internal/api"
@@ -23,10 +24,13 @@ import (
 	"thinkgate/internal/certs"
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/config"
+	"thinkgate/internal/control"
 	"thinkgate/internal/gwcompat"
 	"thinkgate/internal/hub"
+	"thinkgate/internal/logging"
 	"thinkgate/internal/metrics"
 	"thinkgate/internal/phpworker"
+	"thinkgate/internal/procstat"
 	"thinkgate/internal/transport"
 	"thinkgate/internal/watch"
 	phpsdk "thinkgate/php"
@@ -35,15 +39,30 @@ import (
 // Version is the thinkgate version, set at build time with -ldflags.
 var Version = "dev"
 
-// shutdownGrace bounds how long a graceful shutdown waits for clients and
-// in-flight API calls.
-const shutdownGrace = 10 * time.Second
-
 // Node is one running thinkgate node.
 type Node struct {
-	cfg     config.Config
+	mu      sync.Mutex    // guards cfg and serializes reloads
+	cfg     config.Config // the configuration in force
 	log     *slog.Logger
+	logs    *logging.Logger
 	started time.Time
+
+	// LoadConfig re-reads the configuration for Reload; nil keeps the
+	// current one (certificates, workers and the log file are still renewed).
+	LoadConfig func() (config.Config, error)
+	// Control, when set, is the control socket listener Run serves
+	// (internal/control) and closes on the way out.
+	Control net.Listener
+	// Ready, when set, is called once every listener is serving.
+	Ready func()
+	// AfterLogReopen, when set, is called with the log file after a reload
+	// reopened it (a daemon points its standard error there).
+	AfterLogReopen func(*os.File)
+
+	stopc    chan struct{} // closed by Stop
+	stopOnce sync.Once
+	fast     atomic.Bool // Stop(false): do not wait for requests in flight
+	rates    rates
 
 	Hub      *hub.Hub
 	ws       transport.Transport
@@ -58,14 +77,16 @@ type Node struct {
 	wsCert   *certs.Pair // nil: plain ws://
 	httpCert *certs.Pair // nil: plain http://
 	app      *http.Server
+	front    *appserver.Server // nil without a PHP app
 
 	listeners map[string]net.Listener
 }
 
 // Listen opens every configured listener, so that an unusable address fails
 // before anything is served. The error names the config key.
-func Listen(cfg config.Config, log *slog.Logger) (*Node, error) {
-	n := &Node{cfg: cfg, log: log, started: time.Now(), listeners: map[string]net.Listener{}}
+func Listen(cfg config.Config, logs *logging.Logger) (*Node, error) {
+	log := logs.Logger
+	n := &Node{cfg: cfg, log: log, logs: logs, started: time.Now(), listeners: map[string]net.Listener{}, stopc: make(chan struct{})}
 	var err error
 	for _, l := range []struct{ name, key, addr string }{
 		{"ws", "ws.listen", cfg.WS.Listen}, {"api", "api.listen", cfg.API.Listen}, {"text", "text.listen", cfg.Text.Listen},
@@ -165,15 +186,32 @@ func isThinkPHP(dir string) bool {
 // startPool installs the PHP SDK and boots the workers; a broken app fails
 // here with PHP's own error.
 func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
-	worker, err := phpsdk.Install(os.TempDir())
+	spec, opts, err := poolConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := phpworker.NewPool(spec, opts, log.With("component", "php"))
 	if err != nil {
 		return nil, fmt.Errorf("php: %w", err)
+	}
+	log.Info("php workers ready", "workers", opts.Workers, "worker", spec.Args[1:])
+	return pool, nil
+}
+
+// poolConfig turns the php section into the pool's spec and options,
+// installing the PHP SDK the workers run.
+func poolConfig(c config.PHP) (phpworker.Spec, phpworker.PoolOptions, error) {
+	var spec phpworker.Spec
+	var opts phpworker.PoolOptions
+	worker, err := phpsdk.Install(os.TempDir())
+	if err != nil {
+		return spec, opts, fmt.Errorf("php: %w", err)
 	}
 	var args []string
 	if c.Entry == "" { // a ThinkPHP project (hasApp checked it)
 		root, err := filepath.Abs(c.App)
 		if err != nil {
-			return nil, fmt.Errorf("php.app: %w", err)
+			return spec, opts, fmt.Errorf("php.app: %w", err)
 		}
 		args = []string{worker, "--thinkphp", root}
 	} else {
@@ -182,7 +220,7 @@ func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
 			entry = filepath.Join(c.App, entry)
 		}
 		if _, err := os.Stat(entry); err != nil {
-			return nil, fmt.Errorf("php.entry: %w", err)
+			return spec, opts, fmt.Errorf("php.entry: %w", err)
 		}
 		args = []string{worker, entry}
 	}
@@ -194,38 +232,12 @@ func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
 	if c.Debug {
 		env = append(env, "THINKGATE_DEBUG=1")
 	}
-	pool, err := phpworker.NewPool(phpworker.Spec{
-		PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration,
-	}, phpworker.PoolOptions{
+	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration}
+	opts = phpworker.PoolOptions{
 		Workers: workers, MaxJobs: c.MaxJobs, MaxMemory: int64(c.MaxMemory), RequestTimeout: c.RequestTimeout.Duration,
 		QueueTimeout: c.QueueTimeout.Duration, StopGrace: 5 * time.Second,
-	}, log.With("component", "php"))
-	if err != nil {
-		return nil, fmt.Errorf("php: %w", err)
 	}
-	log.Info("php workers ready", "workers", workers, "worker", args[1:])
-	return pool, nil
-}
-
-// Reload re-reads the TLS certificates and replaces the PHP workers without
-// dropping a request or a WebSocket connection.
-func (n *Node) Reload() error {
-	var errs []error
-	for name, pair := range map[string]*certs.Pair{"ws.tls_cert": n.wsCert, "http.tls_cert": n.httpCert} {
-		if pair != nil {
-			if err := pair.Reload(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w (the old certificate stays in use)", name, err))
-			} else {
-				n.log.Info("TLS certificate reloaded", "key", name)
-			}
-		}
-	}
-	if n.pool != nil {
-		if err := n.pool.Reload(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return spec, opts, nil
 }
 
 // defaultInnerPort is encoded in client_ids when the inner listener is off.
@@ -236,6 +248,16 @@ func (n *Node) port(name string, fallback int) int {
 		return ln.Addr().(*net.TCPAddr).Port
 	}
 	return fallback
+}
+
+// Close releases what Listen opened, for a node that will not Run.
+func (n *Node) Close() {
+	n.closeListeners()
+	if n.pool != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		n.pool.Close(ctx)
+	}
 }
 
 func (n *Node) closeListeners() {
@@ -273,17 +295,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.register = gwcompat.NewRegister(advertised, n.cfg.GWCompat.Secret, n.log.With("listener", "register"))
 	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
 
-	hb := n.cfg.Heartbeat
-	n.ws = transport.NewPortable(transport.Options{
-		MaxMessageSize:     n.cfg.WS.MaxMessageSize,
-		MaxSendBuffer:      n.cfg.WS.MaxSendBuffer,
-		HandshakeTimeout:   n.cfg.WS.HandshakeTimeout.Duration,
-		MaxHeaderSize:      n.cfg.WS.MaxHeaderSize,
-		IdleTimeout:        hb.Timeout.Duration,
-		PingReply:          hb.Reply,
-		ServerPing:         hb.ServerPing,
-		ServerPingInterval: hb.ServerPingInterval.Duration,
-	}, &gateway{hub: n.Hub, cfg: n.cfg.WS, sink: n.workers, log: n.log}, n.log.With("listener", "ws"))
+	n.ws = transport.NewPortable(wsOptions(n.cfg), &gateway{hub: n.Hub, cfg: n.cfg.WS, sink: n.workers, log: n.log}, n.log.With("listener", "ws"))
 	src := metrics.Sources{Hub: n.Hub, WS: n.ws.Stats}
 	if n.pool != nil {
 		src.Pool = n.pool.Stats
@@ -320,11 +332,12 @@ func (n *Node) Run(ctx context.Context) error {
 			public = filepath.Join(n.cfg.PHP.App, public)
 		}
 		docroot, _ := filepath.Abs(public)
+		n.front = appserver.New(n.pool, appserver.Options{
+			Public: public, DocumentRoot: docroot, MaxBody: int64(n.cfg.HTTP.MaxBodySize), MaxUpload: int64(n.cfg.HTTP.MaxUploadSize),
+			Observe: n.metrics.PHPRequest,
+		}, n.log.With("listener", "http"))
 		n.app = &http.Server{
-			Handler: appserver.New(n.pool, appserver.Options{
-				Public: public, DocumentRoot: docroot, MaxBody: int64(n.cfg.HTTP.MaxBodySize), MaxUpload: int64(n.cfg.HTTP.MaxUploadSize),
-				Observe: n.metrics.PHPRequest,
-			}, n.log.With("listener", "http")),
+			Handler:           n.front,
 			ReadHeaderTimeout: appserver.ReadHeaderTimeout,
 			IdleTimeout:       appserver.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
@@ -334,7 +347,7 @@ func (n *Node) Run(ctx context.Context) error {
 			defer stopWatch()
 			go watch.Run(wctx, watch.DefaultOptions(n.cfg.PHP.App), n.log.With("component", "watch"), func(file string) {
 				n.log.Info("file changed; reloading PHP workers", "file", file)
-				if err := n.Reload(); err != nil {
+				if err := n.pool.Reload(); err != nil {
 					n.log.Error("reload failed; the old workers keep serving", "err", err)
 				}
 			})
@@ -353,45 +366,87 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	n.log.Info("thinkgate started", "version", Version)
+	n.applyLimits(n.cfg)
+	rctx, stopRates := context.WithCancel(ctx)
+	defer stopRates()
+	go n.rates.sample(rctx, n.ws.Stats, &n.metrics.Delivered)
+	if n.Control != nil {
+		cctx, stopControl := context.WithCancel(context.Background())
+		defer stopControl()
+		go func() {
+			if err := control.Serve(cctx, n.Control, n); err != nil {
+				n.log.Error("control socket failed", "err", err)
+			}
+		}()
+	}
+	n.log.Info("thinkgate started", "version", Version, "pid", os.Getpid())
+	if n.Ready != nil {
+		n.Ready()
+	}
 
 	var runErr error
 	select {
 	case <-ctx.Done():
 		n.log.Info("shutting down")
+	case <-n.stopc:
+		if n.fast.Load() {
+			n.log.Info("stopping now: requests in flight are cut, clients get 1001")
+		} else {
+			n.log.Info("stopping gracefully: waiting for requests in flight", "timeout", n.config().Process.StopTimeout.Duration)
+		}
 	case runErr = <-errc:
 		n.log.Error("listener failed; shutting down", "err", runErr)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	var errs []error
-	// Backend sources first, so in-flight pushes complete while clients are still there.
-	if err := n.http.Shutdown(sctx); err != nil {
-		errs = append(errs, fmt.Errorf("api shutdown: %w", err))
-	}
-	if err := n.text.Shutdown(sctx); err != nil {
-		errs = append(errs, err)
-	}
-	if err := n.inner.Shutdown(sctx); err != nil {
-		errs = append(errs, err)
-	}
-	if err := n.register.Shutdown(sctx); err != nil {
-		errs = append(errs, err)
-	}
-	if n.app != nil {
-		if err := n.app.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-		}
-		if err := n.pool.Close(sctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := n.ws.Shutdown(sctx); err != nil {
-		errs = append(errs, err)
-	}
+	errs := n.shutdown()
 	wg.Wait()
 	n.log.Info("stopped")
 	return errors.Join(append([]error{runErr}, errs...)...)
+}
+
+// shutdown stops every listener. Backend sources go first, so in-flight
+// pushes complete while clients are still there; WebSocket clients get a
+// 1001 close last. A graceful stop waits up to process.stop_timeout for
+// requests in flight; a fast one cuts them.
+func (n *Node) shutdown() []error {
+	fast := n.fast.Load()
+	grace := n.config().Process.StopTimeout.Duration
+	if fast {
+		grace = 0
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var errs []error
+	keep := func(err error) {
+		if err != nil && !(fast && errors.Is(err, context.DeadlineExceeded)) {
+			errs = append(errs, err)
+		}
+	}
+	if err := n.http.Shutdown(sctx); err != nil {
+		n.http.Close()
+		keep(fmt.Errorf("api shutdown: %w", err))
+	}
+	keep(n.text.Shutdown(sctx))
+	keep(n.inner.Shutdown(sctx))
+	keep(n.register.Shutdown(sctx))
+	if n.app != nil {
+		if err := n.app.Shutdown(sctx); err != nil {
+			n.app.Close()
+			keep(fmt.Errorf("http shutdown: %w", err))
+		}
+		keep(n.pool.Close(sctx))
+	}
+	// Clients get their close frame even in a fast stop.
+	wctx, wcancel := context.WithTimeout(context.Background(), max(time.Until(deadline(sctx)), time.Second))
+	defer wcancel()
+	if err := n.ws.Shutdown(wctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
 }
 
 // Status is the /status document; it is served only once Run has started
@@ -418,15 +473,20 @@ func (n *Node) Status() any {
 		}
 		listeners[name] = l
 	}
+	in, out := n.rates.get()
 	return map[string]any{
-		"version":        Version,
-		"uptime_seconds": int64(time.Since(n.started).Seconds()),
-		"clients":        n.Hub.ClientCount(),
-		"uids":           n.Hub.UIDCount(),
-		"groups":         n.Hub.GroupCount(),
-		"goroutines":     runtime.NumGoroutine(),
+		"version":                 Version,
+		"pid":                     os.Getpid(),
+		"started":                 n.started.UTC().Format(time.RFC3339),
+		"uptime_seconds":          int64(time.Since(n.started).Seconds()),
+		"clients":                 n.Hub.ClientCount(),
+		"uids":                    n.Hub.UIDCount(),
+		"groups":                  n.Hub.GroupCount(),
+		"goroutines":              runtime.NumGoroutine(),
+		"messages_in_per_second":  in,
+		"messages_out_per_second": out,
 		"memory": map[string]any{
-			"heap_alloc_bytes": ms.HeapAlloc, "sys_bytes": ms.Sys, "gc_cycles": ms.NumGC,
+			"heap_alloc_bytes": ms.HeapAlloc, "sys_bytes": ms.Sys, "gc_cycles": ms.NumGC, "rss_bytes": procstat.RSS(os.Getpid()),
 		},
 		"listeners": listeners,
 	}

@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"thinkgate/internal/api"
+	"thinkgate/internal/config"
+	"thinkgate/internal/control"
+	"thinkgate/internal/transport"
+)
+
+// The operations the control socket and the signals reach: reload, stop,
+// the connections listing and the message rates of status.
+
+// config returns the configuration in force.
+func (n *Node) config() config.Config {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cfg
+}
+
+// wsOptions are the transport settings of cfg.
+func wsOptions(cfg config.Config) transport.Options {
+	hb := cfg.Heartbeat
+	return transport.Options{
+		MaxMessageSize:     cfg.WS.MaxMessageSize,
+		MaxSendBuffer:      cfg.WS.MaxSendBuffer,
+		HandshakeTimeout:   cfg.WS.HandshakeTimeout.Duration,
+		MaxHeaderSize:      cfg.WS.MaxHeaderSize,
+		IdleTimeout:        hb.Timeout.Duration,
+		PingReply:          hb.Reply,
+		ServerPing:         hb.ServerPing,
+		ServerPingInterval: hb.ServerPingInterval.Duration,
+	}
+}
+
+// applyLimits puts the live keys of cfg in force on every listener.
+func (n *Node) applyLimits(cfg config.Config) {
+	n.ws.SetOptions(wsOptions(cfg))
+	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
+	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize})
+	if n.front != nil {
+		n.front.SetLimits(int64(cfg.HTTP.MaxBodySize), int64(cfg.HTTP.MaxUploadSize))
+		n.front.SetAccessLog(cfg.Log.Access)
+	}
+}
+
+// Reload re-reads the configuration (LoadConfig), puts every key that can
+// change live in force, reopens the log file, re-reads the TLS certificates
+// and rolls the PHP workers. No WebSocket connection is dropped and no
+// request is lost; whatever fails keeps its previous state and is reported.
+func (n *Node) Reload() control.ReloadReport {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rep := control.ReloadReport{Applied: []string{}, NeedsRestart: []string{}, Reloaded: []string{}, Errors: []string{}}
+	fail := func(err error) {
+		rep.Errors = append(rep.Errors, err.Error())
+		n.log.Error("reload: kept the previous state", "err", err)
+	}
+	next := n.cfg
+	if n.LoadConfig != nil {
+		loaded, err := n.LoadConfig()
+		if err != nil {
+			fail(fmt.Errorf("config not reloaded: %w", err))
+		} else {
+			next = loaded
+		}
+	}
+	// TLS on a listener that had none (or the reverse) changes the listener itself.
+	for _, tls := range []struct {
+		on          bool
+		cert, key   *string
+		cur         [2]string
+		certK, keyK string
+	}{
+		{n.wsCert != nil, &next.WS.TLSCert, &next.WS.TLSKey, [2]string{n.cfg.WS.TLSCert, n.cfg.WS.TLSKey}, "ws.tls_cert", "ws.tls_key"},
+		{n.httpCert != nil, &next.HTTP.TLSCert, &next.HTTP.TLSKey, [2]string{n.cfg.HTTP.TLSCert, n.cfg.HTTP.TLSKey}, "http.tls_cert", "http.tls_key"},
+	} {
+		if tls.on != (*tls.cert != "") {
+			rep.NeedsRestart = append(rep.NeedsRestart, tls.certK, tls.keyK)
+			*tls.cert, *tls.key = tls.cur[0], tls.cur[1]
+		}
+	}
+	live, restart := config.Diff(&n.cfg, &next)
+	rep.Applied = append(rep.Applied, live...)
+	rep.NeedsRestart = append(rep.NeedsRestart, restart...)
+	slices.Sort(rep.NeedsRestart)
+	rep.NeedsRestart = slices.Compact(rep.NeedsRestart)
+	config.ApplyLive(&n.cfg, &next)
+	cfg := n.cfg
+
+	if err := n.logs.SetLevel(cfg.Log.Level); err != nil {
+		fail(err)
+	}
+	out := n.logs.Output()
+	switch {
+	case cfg.Log.File != "" && cfg.Log.File != out.Path():
+		if err := out.Open(cfg.Log.File); err != nil {
+			fail(err)
+		} else {
+			rep.Reloaded = append(rep.Reloaded, "log file")
+		}
+	case out.Path() != "":
+		if err := out.Reopen(); err != nil {
+			fail(err)
+		} else {
+			rep.Reloaded = append(rep.Reloaded, "log file")
+		}
+	}
+	if n.AfterLogReopen != nil && out.File() != nil {
+		n.AfterLogReopen(out.File())
+	}
+	n.applyLimits(cfg)
+	if n.wsCert != nil {
+		if err := n.wsCert.Switch(cfg.WS.TLSCert, cfg.WS.TLSKey); err != nil {
+			fail(fmt.Errorf("ws.tls_cert: %w (the old certificate stays in use)", err))
+		} else {
+			rep.Reloaded = append(rep.Reloaded, "ws.tls_cert")
+		}
+	}
+	if n.httpCert != nil {
+		if err := n.httpCert.Switch(cfg.HTTP.TLSCert, cfg.HTTP.TLSKey); err != nil {
+			fail(fmt.Errorf("http.tls_cert: %w (the old certificate stays in use)", err))
+		} else {
+			rep.Reloaded = append(rep.Reloaded, "http.tls_cert")
+		}
+	}
+	if n.pool != nil {
+		spec, opts, err := poolConfig(cfg.PHP)
+		if err != nil {
+			fail(err)
+		} else {
+			n.pool.SetOptions(spec, opts)
+			if err := n.pool.Reload(); err != nil {
+				fail(err)
+			} else {
+				rep.Reloaded = append(rep.Reloaded, "php workers")
+			}
+		}
+	}
+	n.log.Info("reloaded", "applied", rep.Applied, "renewed", rep.Reloaded, "needs_restart", rep.NeedsRestart, "errors", len(rep.Errors))
+	return rep
+}
+
+// Stop makes Run shut down: graceful waits up to process.stop_timeout for
+// requests in flight, otherwise they are cut. Clients get 1001 either way.
+func (n *Node) Stop(graceful bool) {
+	n.stopOnce.Do(func() {
+		n.fast.Store(!graceful)
+		close(n.stopc)
+	})
+}
+
+// Connections lists up to limit clients (0: all) in connection order.
+func (n *Node) Connections(limit int, fn func(control.Connection) error) error {
+	now := time.Now()
+	for i, c := range n.Hub.Clients() {
+		if limit > 0 && i >= limit {
+			break
+		}
+		info := c.Info()
+		groups := info.Groups
+		if groups == nil {
+			groups = []string{}
+		}
+		err := fn(control.Connection{
+			ClientID: c.ID, UID: info.UID, Groups: groups, Remote: c.RemoteAddr(),
+			AgeSeconds: int64(now.Sub(c.ConnectedAt()).Seconds()),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rates keeps messages in and out per second over the last second.
+type rates struct {
+	mu      sync.Mutex
+	in, out float64
+}
+
+// sample updates the rates every second until ctx ends.
+func (r *rates) sample(ctx context.Context, ws func() transport.Stats, delivered *atomic.Uint64) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	lastIn, lastOut, last := ws().MessagesReceived, delivered.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			in, out := ws().MessagesReceived, delivered.Load()
+			secs := now.Sub(last).Seconds()
+			r.mu.Lock()
+			r.in, r.out = float64(in-lastIn)/secs, float64(out-lastOut)/secs
+			r.mu.Unlock()
+			lastIn, lastOut, last = in, out, now
+		}
+	}
+}
+
+func (r *rates) get() (in, out float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.in, r.out
+}
