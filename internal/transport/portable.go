@@ -13,24 +13,17 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
 	"thinkgate/internal/accept"
 )
 
-// closeLinger is how long a closing connection waits for the client's close
-// frame (or EOF) after sending its own, before the socket is dropped.
-const closeLinger = 2 * time.Second
-
 // portable is the goroutine-per-connection Transport: one reader goroutine
 // per client, and a writer goroutine that exists only while the client's
 // queue is not empty.
 type portable struct {
-	cur     atomic.Pointer[settings]
-	handler Handler
-	log     *slog.Logger
+	base
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -38,48 +31,13 @@ type portable struct {
 	shutdown bool
 	done     chan struct{} // closed when the last conn is gone after shutdown
 	stop     chan struct{} // closed by Shutdown
-
-	accepted, handshakeFailed, closedSlow, closedOversize, closedIdle, closedProtocol, received atomic.Uint64
-	active                                                                                      atomic.Int64
-}
-
-// settings are the Options in force plus the frames compiled from them.
-type settings struct {
-	Options
-	pingFrame, pingReply []byte // nil: none
-}
-
-func newSettings(o Options) *settings {
-	s := &settings{Options: o}
-	if o.ServerPing != "" {
-		s.pingFrame = ws.MustCompileFrame(ws.NewTextFrame([]byte(o.ServerPing)))
-	}
-	if o.PingReply != "" {
-		s.pingReply = ws.MustCompileFrame(ws.NewTextFrame([]byte(o.PingReply)))
-	}
-	return s
 }
 
 // NewPortable returns the portable Transport.
 func NewPortable(opts Options, h Handler, log *slog.Logger) Transport {
-	p := &portable{handler: h, log: log, conns: map[*conn]struct{}{},
-		done: make(chan struct{}), stop: make(chan struct{})}
-	p.cur.Store(newSettings(opts))
+	p := &portable{conns: map[*conn]struct{}{}, done: make(chan struct{}), stop: make(chan struct{})}
+	p.init(opts, h, log)
 	return p
-}
-
-// SetOptions applies new limits and heartbeat settings to every connection
-// from its next frame on.
-func (p *portable) SetOptions(o Options) { p.cur.Store(newSettings(o)) }
-
-func (p *portable) opts() *settings { return p.cur.Load() }
-
-func (p *portable) Stats() Stats {
-	return Stats{
-		Accepted: p.accepted.Load(), Active: p.active.Load(), HandshakeFailed: p.handshakeFailed.Load(),
-		ClosedSlow: p.closedSlow.Load(), ClosedOversize: p.closedOversize.Load(), ClosedIdle: p.closedIdle.Load(),
-		ClosedProtocol: p.closedProtocol.Load(), MessagesReceived: p.received.Load(),
-	}
 }
 
 func (p *portable) Serve(ln net.Listener) error {
@@ -90,10 +48,12 @@ func (p *portable) Serve(ln net.Listener) error {
 	}
 	p.ln = ln
 	p.mu.Unlock()
-	go p.pingIdle()
+	go p.pingIdle(p.stop, p.each)
 	return accept.Loop(ln, p.log, func(nc net.Conn) {
 		p.accepted.Add(1)
-		go p.serveConn(nc)
+		if p.admit(nc) {
+			go p.serveConn(nc)
+		}
 	})
 }
 
@@ -109,11 +69,9 @@ func (p *portable) Shutdown(ctx context.Context) error {
 			close(p.done)
 		}
 	}
-	conns := make([]*conn, 0, len(p.conns))
-	for c := range p.conns {
-		conns = append(conns, c)
-	}
 	p.mu.Unlock()
+	var conns []*conn
+	p.each(func(c pingable) { conns = append(conns, c.(*conn)) })
 	for _, c := range conns {
 		c.Close(int(ws.StatusGoingAway), "server shutting down")
 	}
@@ -149,66 +107,27 @@ func (p *portable) remove(c *conn) {
 	}
 }
 
-// pingIdle sends the server ping to clients that were silent for a whole
-// interval (GatewayWorker's pingData).
-func (p *portable) pingIdle() {
-	interval := p.opts().ServerPingInterval
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case now := <-t.C:
-			o := p.opts()
-			if o.ServerPingInterval != interval { // changed by a reload
-				interval = o.ServerPingInterval
-				t.Reset(interval)
-			}
-			if o.pingFrame == nil {
-				continue
-			}
-			idleSince := now.Add(-interval).UnixNano()
-			p.mu.Lock()
-			for c := range p.conns {
-				if c.lastRead.Load() <= idleSince {
-					c.Send(o.pingFrame)
-				}
-			}
-			p.mu.Unlock()
-		}
+// each calls fn for every connection.
+func (p *portable) each(fn func(pingable)) {
+	p.mu.Lock()
+	conns := make([]*conn, 0, len(p.conns))
+	for c := range p.conns {
+		conns = append(conns, c)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		fn(c)
 	}
 }
 
 func (p *portable) serveConn(nc net.Conn) {
-	req := &Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
-	up := ws.Upgrader{
-		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
-		OnHost: func(host []byte) error { // gobwas reports Host here, not to OnHeader
-			req.Headers = append(req.Headers, Header{Name: "Host", Value: string(host)})
-			return nil
-		},
-		OnHeader: func(k, v []byte) error {
-			req.Headers = append(req.Headers, Header{Name: string(k), Value: string(v)})
-			return nil
-		},
-	}
-	o := p.opts()
-	nc.SetDeadline(time.Now().Add(o.HandshakeTimeout))
-	hr := &headerReader{r: nc, left: o.MaxHeaderSize}
-	if _, err := up.Upgrade(struct {
-		io.Reader
-		io.Writer
-	}{hr, nc}); err != nil {
+	req, err := upgrade(nc, p.opts())
+	if err != nil {
 		p.handshakeFailed.Add(1)
-		if errors.Is(err, errHeaderTooLarge) {
-			io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhandshake over ws.max_header_size\n")
-		}
 		p.log.Debug("websocket handshake failed", "remote", nc.RemoteAddr(), "err", err)
 		nc.Close()
 		return
 	}
-	nc.SetDeadline(time.Time{})
 
 	c := &conn{p: p, nc: nc}
 	if sc, ok := nc.(syscall.Conn); ok {
@@ -216,7 +135,7 @@ func (p *portable) serveConn(nc net.Conn) {
 	}
 	c.touch()
 	if !p.add(c) {
-		nc.Write(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down"))))
+		nc.Write(goingAway)
 		nc.Close()
 		return
 	}
@@ -227,23 +146,6 @@ func (p *portable) serveConn(nc net.Conn) {
 	p.remove(c)
 }
 
-var errHeaderTooLarge = errors.New("handshake larger than ws.max_header_size")
-
-// headerReader caps how many bytes the handshake may read.
-type headerReader struct {
-	r    io.Reader
-	left int
-}
-
-func (h *headerReader) Read(p []byte) (int, error) {
-	if h.left <= 0 {
-		return 0, errHeaderTooLarge
-	}
-	n, err := h.r.Read(p[:min(len(p), h.left)])
-	h.left -= n
-	return n, err
-}
-
 // conn is one client of the portable transport.
 type conn struct {
 	p        *portable
@@ -251,11 +153,7 @@ type conn struct {
 	raw      syscall.RawConn // for non-blocking direct writes; nil if the conn has none
 	lastRead atomic.Int64    // unix nanoseconds of the last frame read
 
-	// peer gets the connection's events one at a time, and none after
-	// Closed, which comes as soon as the connection starts closing.
-	peerMu   sync.Mutex
-	peer     Peer
-	peerDone bool
+	peerState
 
 	mu       sync.Mutex
 	queue    [][]byte
@@ -270,6 +168,8 @@ type conn struct {
 func (c *conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 func (c *conn) touch() { c.lastRead.Store(time.Now().UnixNano()) }
+
+func (c *conn) lastReadNanos() int64 { return c.lastRead.Load() }
 
 func (c *conn) Send(frame []byte) bool {
 	c.mu.Lock()
@@ -315,50 +215,8 @@ func (c *conn) Close(code int, reason string) {
 	c.enqueueLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))))
 	// The client is gone for the application now, not when the close
 	// handshake ends (which can take seconds): isOnline and counts drop at
-	// once. Inline unless a message is being delivered right now.
-	if c.peerMu.TryLock() {
-		c.goneLocked()
-		c.peerMu.Unlock()
-	} else {
-		go c.gone()
-	}
-}
-
-// setPeer installs the peer Open returned; a close that came first is
-// reported to it now.
-func (c *conn) setPeer(p Peer) {
-	c.peerMu.Lock()
-	defer c.peerMu.Unlock()
-	c.peer = p
-	if c.peerDone {
-		p.Closed()
-	}
-}
-
-// deliver passes a message to the peer unless the connection is closing.
-func (c *conn) deliver(binary bool, msg []byte) {
-	c.peerMu.Lock()
-	defer c.peerMu.Unlock()
-	if !c.peerDone && c.peer != nil {
-		c.peer.Message(binary, msg)
-	}
-}
-
-// gone tells the peer, once, that the connection is over.
-func (c *conn) gone() {
-	c.peerMu.Lock()
-	defer c.peerMu.Unlock()
-	c.goneLocked()
-}
-
-func (c *conn) goneLocked() {
-	if c.peerDone {
-		return
-	}
-	c.peerDone = true
-	if c.peer != nil {
-		c.peer.Closed()
-	}
+	// once.
+	c.goneSoon()
 }
 
 // enqueueLocked queues frame, starts the writer if none runs, and unlocks.
@@ -431,9 +289,10 @@ func (c *conn) drop() {
 	c.nc.Close()
 }
 
-// closeWith sends a close frame for a protocol problem and ends reading.
-func (c *conn) closeWith(code ws.StatusCode, reason string, counter *atomic.Uint64) {
-	counter.Add(1)
+// closeWith sends a close frame for a protocol problem or an oversize
+// message, counts it, and ends reading.
+func (c *conn) closeWith(code ws.StatusCode, reason string) {
+	c.p.countClose(code)
 	c.p.log.Debug("client closed", "remote", c.nc.RemoteAddr(), "code", code, "reason", reason)
 	c.Close(int(code), reason)
 }
@@ -441,11 +300,7 @@ func (c *conn) closeWith(code ws.StatusCode, reason string, counter *atomic.Uint
 // readLoop reads frames until the connection ends or misbehaves.
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 2048)
-	var (
-		msg       []byte
-		msgBinary bool
-		inMessage bool
-	)
+	var a assembler
 	for {
 		o := c.p.opts()
 		if d := o.IdleTimeout; d > 0 && !c.isClosing() {
@@ -457,13 +312,8 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.touch()
-		if perr := checkHeader(h); perr != "" {
-			c.closeWith(ws.StatusProtocolError, perr, &c.p.closedProtocol)
-			c.drain(br)
-			return
-		}
-		if !h.OpCode.IsControl() && (h.Length > int64(o.MaxMessageSize) || int64(len(msg))+h.Length > int64(o.MaxMessageSize)) {
-			c.closeWith(ws.StatusMessageTooBig, "message too big", &c.p.closedOversize)
+		if code, reason := a.check(h, o.MaxMessageSize); code != 0 {
+			c.closeWith(code, reason)
 			c.drain(br)
 			return
 		}
@@ -473,75 +323,26 @@ func (c *conn) readLoop() {
 			return
 		}
 		ws.Cipher(payload, h.Mask, 0)
-
-		switch h.OpCode {
-		case ws.OpPing:
+		v, code, reason := a.frame(h, payload)
+		switch v {
+		case vPing:
 			c.Send(ws.MustCompileFrame(ws.NewPongFrame(payload)))
-			continue
-		case ws.OpPong:
-			continue
-		case ws.OpClose:
-			code, reason := ws.ParseCloseFrameData(payload)
-			if code.Empty() {
-				code = ws.StatusNormalClosure
-			}
-			c.p.log.Debug("client sent close", "remote", c.nc.RemoteAddr(), "code", code, "reason", reason)
+		case vClose:
+			c.p.log.Debug("client sent close", "remote", c.nc.RemoteAddr(), "code", code)
 			c.Close(int(code), "")
 			c.drain(br)
 			return
-		case ws.OpContinuation:
-			if !inMessage {
-				c.closeWith(ws.StatusProtocolError, "continuation without a message", &c.p.closedProtocol)
-				c.drain(br)
-				return
-			}
-			msg = append(msg, payload...)
-		default: // text or binary
-			if inMessage {
-				c.closeWith(ws.StatusProtocolError, "new message inside a fragmented one", &c.p.closedProtocol)
-				c.drain(br)
-				return
-			}
-			msg, msgBinary, inMessage = payload, h.OpCode == ws.OpBinary, true
-		}
-		if !h.Fin {
-			continue
-		}
-		inMessage = false
-		if !msgBinary && !utf8.Valid(msg) {
-			c.closeWith(ws.StatusInvalidFramePayloadData, "text message is not UTF-8", &c.p.closedProtocol)
+		case vFail:
+			c.closeWith(code, reason)
 			c.drain(br)
 			return
-		}
-		if c.isClosing() {
-			msg = nil
-			continue
-		}
-		c.p.received.Add(1)
-		if !msgBinary && string(msg) == "ping" {
-			if r := c.p.opts().pingReply; r != nil {
-				c.Send(r)
+		case vMessage:
+			if c.isClosing() {
+				continue
 			}
-		} else {
-			c.deliver(msgBinary, msg)
+			c.p.message(c, a.binary, a.msg)
 		}
-		msg = nil
 	}
-}
-
-// checkHeader returns why a client frame header is not acceptable, or "".
-func checkHeader(h ws.Header) string {
-	switch {
-	case !h.Masked:
-		return "client frames must be masked"
-	case h.Rsv != 0:
-		return "no extension negotiated"
-	case h.OpCode.IsReserved():
-		return "reserved opcode"
-	case h.OpCode.IsControl() && (!h.Fin || h.Length > 125):
-		return "bad control frame"
-	}
-	return ""
 }
 
 func (c *conn) isClosing() bool {

@@ -1,0 +1,341 @@
+package transport
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// What both transports share: the handshake, the order in which a peer
+// hears about its connection, and how client frames become messages.
+
+// base is what every transport holds: the settings in force, the handler,
+// and the counters of Stats.
+type base struct {
+	cur     atomic.Pointer[settings]
+	handler Handler
+	log     *slog.Logger
+
+	accepted, handshakeFailed, closedSlow, closedOversize, closedIdle, closedProtocol, received, rejected atomic.Uint64
+	active                                                                                                atomic.Int64
+	lastFullLog                                                                                           atomic.Int64
+}
+
+// full503 is the answer to a connection past MaxConns.
+const full503 = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 5\r\nConnection: close\r\n\r\nconnection limit reached (ws.max_connections)\n"
+
+// admit reports whether a new connection may go on to the handshake; one
+// past MaxConns gets 503 and is closed, so the descriptors left stay free
+// for the backend ports and the clients already in.
+func (b *base) admit(nc net.Conn) bool {
+	max := b.opts().MaxConns
+	if max <= 0 || b.active.Load() < int64(max) {
+		return true
+	}
+	b.rejected.Add(1)
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(nc, full503)
+	nc.Close()
+	if now := time.Now().Unix(); b.lastFullLog.Swap(now) < now-10 {
+		b.log.Warn("connection limit reached; new clients get 503 (ws.max_connections)", "limit", max)
+	}
+	return false
+}
+
+func (b *base) init(o Options, h Handler, log *slog.Logger) {
+	b.handler, b.log = h, log
+	b.cur.Store(newSettings(o))
+}
+
+// settings are the Options in force plus the frames compiled from them.
+type settings struct {
+	Options
+	pingFrame, pingReply []byte // nil: none
+}
+
+func newSettings(o Options) *settings {
+	s := &settings{Options: o}
+	if o.ServerPing != "" {
+		s.pingFrame = ws.MustCompileFrame(ws.NewTextFrame([]byte(o.ServerPing)))
+	}
+	if o.PingReply != "" {
+		s.pingReply = ws.MustCompileFrame(ws.NewTextFrame([]byte(o.PingReply)))
+	}
+	return s
+}
+
+// SetOptions applies new limits and heartbeat settings to every connection
+// from its next frame on.
+func (b *base) SetOptions(o Options) { b.cur.Store(newSettings(o)) }
+
+func (b *base) opts() *settings { return b.cur.Load() }
+
+// Stats returns the counters.
+func (b *base) Stats() Stats {
+	return Stats{
+		Accepted: b.accepted.Load(), Active: b.active.Load(), HandshakeFailed: b.handshakeFailed.Load(),
+		ClosedSlow: b.closedSlow.Load(), ClosedOversize: b.closedOversize.Load(), ClosedIdle: b.closedIdle.Load(),
+		ClosedProtocol: b.closedProtocol.Load(), MessagesReceived: b.received.Load(), RejectedFull: b.rejected.Load(),
+	}
+}
+
+// countClose counts a close the server started for a bad frame or message.
+func (b *base) countClose(code ws.StatusCode) {
+	if code == ws.StatusMessageTooBig {
+		b.closedOversize.Add(1)
+	} else {
+		b.closedProtocol.Add(1)
+	}
+}
+
+// message handles one whole client message: the text "ping" gets the
+// heartbeat reply (never the app), anything else goes to the peer.
+func (b *base) message(c interface {
+	Send([]byte) bool
+	deliver(bool, []byte)
+}, binary bool, msg []byte) {
+	b.received.Add(1)
+	if !binary && string(msg) == "ping" {
+		if r := b.opts().pingReply; r != nil {
+			c.Send(r)
+		}
+		return
+	}
+	c.deliver(binary, msg)
+}
+
+// pingable is a connection the server ping looks at.
+type pingable interface {
+	lastReadNanos() int64
+	Send([]byte) bool
+}
+
+// pingIdle sends the server ping to clients that were silent for a whole
+// interval (GatewayWorker's pingData), until stop is closed.
+func (b *base) pingIdle(stop <-chan struct{}, each func(func(pingable))) {
+	interval := b.opts().ServerPingInterval
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			o := b.opts()
+			if o.ServerPingInterval != interval { // changed by a reload
+				interval = o.ServerPingInterval
+				t.Reset(interval)
+			}
+			if o.pingFrame == nil {
+				continue
+			}
+			idleSince := now.Add(-interval).UnixNano()
+			each(func(c pingable) {
+				if c.lastReadNanos() <= idleSince {
+					c.Send(o.pingFrame)
+				}
+			})
+		}
+	}
+}
+
+// closeLinger is how long a closing connection waits for the client's close
+// frame (or EOF) after sending its own, before the socket is dropped.
+const closeLinger = 2 * time.Second
+
+// upgrade runs the server side of the WebSocket handshake on nc within the
+// handshake timeout and header cap of o. A handshake over the cap is
+// answered with 431. The deadline is cleared on success.
+func upgrade(nc net.Conn, o *settings) (*Request, error) {
+	req := &Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
+	up := ws.Upgrader{
+		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
+		OnHost: func(host []byte) error { // gobwas reports Host here, not to OnHeader
+			req.Headers = append(req.Headers, Header{Name: "Host", Value: string(host)})
+			return nil
+		},
+		OnHeader: func(k, v []byte) error {
+			req.Headers = append(req.Headers, Header{Name: string(k), Value: string(v)})
+			return nil
+		},
+	}
+	nc.SetDeadline(time.Now().Add(o.HandshakeTimeout))
+	hr := &headerReader{r: nc, left: o.MaxHeaderSize}
+	if _, err := up.Upgrade(struct {
+		io.Reader
+		io.Writer
+	}{hr, nc}); err != nil {
+		if errors.Is(err, errHeaderTooLarge) {
+			io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhandshake over ws.max_header_size\n")
+		}
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return req, nil
+}
+
+var errHeaderTooLarge = errors.New("handshake larger than ws.max_header_size")
+
+// headerReader caps how many bytes the handshake may read.
+type headerReader struct {
+	r    io.Reader
+	left int
+}
+
+func (h *headerReader) Read(p []byte) (int, error) {
+	if h.left <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	n, err := h.r.Read(p[:min(len(p), h.left)])
+	h.left -= n
+	return n, err
+}
+
+// goingAway is the close frame every client gets when the server shuts down.
+var goingAway = ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down")))
+
+// peerState gives a connection's Peer its events one at a time, and none
+// after Closed, which comes as soon as the connection starts closing.
+type peerState struct {
+	peerMu   sync.Mutex
+	peer     Peer
+	peerDone bool
+}
+
+// setPeer installs the peer Open returned; a close that came first is
+// reported to it now.
+func (s *peerState) setPeer(p Peer) {
+	s.peerMu.Lock()
+	defer s.peerMu.Unlock()
+	s.peer = p
+	if s.peerDone {
+		p.Closed()
+	}
+}
+
+// deliver passes a message to the peer unless the connection is closing.
+func (s *peerState) deliver(binary bool, msg []byte) {
+	s.peerMu.Lock()
+	defer s.peerMu.Unlock()
+	if !s.peerDone && s.peer != nil {
+		s.peer.Message(binary, msg)
+	}
+}
+
+// gone tells the peer, once, that the connection is over.
+func (s *peerState) gone() {
+	s.peerMu.Lock()
+	defer s.peerMu.Unlock()
+	s.goneLocked()
+}
+
+func (s *peerState) goneLocked() {
+	if s.peerDone {
+		return
+	}
+	s.peerDone = true
+	if s.peer != nil {
+		s.peer.Closed()
+	}
+}
+
+// goneSoon reports the close now, inline, unless a message is being
+// delivered at this moment (the caller may be inside it): then right after.
+func (s *peerState) goneSoon() {
+	if s.peerMu.TryLock() {
+		s.goneLocked()
+		s.peerMu.Unlock()
+	} else {
+		go s.gone()
+	}
+}
+
+// verdict is what one client frame asks the connection to do.
+type verdict int
+
+const (
+	vNone    verdict = iota // nothing yet (a fragment, a pong)
+	vMessage                // a whole message is ready: deliver it
+	vPing                   // answer a ping frame with this pong payload
+	vClose                  // the client sent a close frame: reply and finish
+	vFail                   // protocol error or oversize: close with status
+)
+
+// assembler turns one connection's frames into messages and checks them
+// as RFC 6455 requires; both transports feed it.
+type assembler struct {
+	msg       []byte
+	binary    bool
+	inMessage bool
+}
+
+// check rejects a frame header before its payload is read.
+func (a *assembler) check(h ws.Header, maxMessage int) (ws.StatusCode, string) {
+	if perr := checkHeader(h); perr != "" {
+		return ws.StatusProtocolError, perr
+	}
+	if !h.OpCode.IsControl() && (h.Length > int64(maxMessage) || int64(len(a.msg))+h.Length > int64(maxMessage)) {
+		return ws.StatusMessageTooBig, "message too big"
+	}
+	return 0, ""
+}
+
+// frame takes one frame whose payload is unmasked. With vMessage the
+// message is in a.msg until the next call; vFail carries the close status.
+func (a *assembler) frame(h ws.Header, payload []byte) (verdict, ws.StatusCode, string) {
+	switch h.OpCode {
+	case ws.OpPing:
+		return vPing, 0, ""
+	case ws.OpPong:
+		return vNone, 0, ""
+	case ws.OpClose:
+		code, _ := ws.ParseCloseFrameData(payload)
+		if code.Empty() {
+			code = ws.StatusNormalClosure
+		}
+		return vClose, code, ""
+	case ws.OpContinuation:
+		if !a.inMessage {
+			return vFail, ws.StatusProtocolError, "continuation without a message"
+		}
+		a.msg = append(a.msg, payload...)
+	default: // text or binary
+		if a.inMessage {
+			return vFail, ws.StatusProtocolError, "new message inside a fragmented one"
+		}
+		a.msg, a.binary, a.inMessage = payload, h.OpCode == ws.OpBinary, true
+		if !h.Fin { // payload may live in a read buffer that the next read reuses
+			a.msg = append([]byte(nil), payload...)
+		}
+	}
+	if !h.Fin {
+		return vNone, 0, ""
+	}
+	a.inMessage = false
+	if !a.binary && !utf8.Valid(a.msg) {
+		return vFail, ws.StatusInvalidFramePayloadData, "text message is not UTF-8"
+	}
+	return vMessage, 0, ""
+}
+
+// checkHeader returns why a client frame header is not acceptable, or "".
+func checkHeader(h ws.Header) string {
+	switch {
+	case !h.Masked:
+		return "client frames must be masked"
+	case h.Rsv != 0:
+		return "no extension negotiated"
+	case h.OpCode.IsReserved():
+		return "reserved opcode"
+	case h.OpCode.IsControl() && (!h.Fin || h.Length > 125):
+		return "bad control frame"
+	}
+	return ""
+}
