@@ -42,6 +42,8 @@ type WS struct {
 	BindUIDFromFirstMessage bool     `toml:"bind_uid_from_first_message" doc:"Bind each client to the uid given by its first text message (the classic push.php mode)."`
 	TLSCert                 string   `toml:"tls_cert" live:"" doc:"PEM certificate (chain) file: with tls_key, clients connect with wss://. Re-read on reload."`
 	TLSKey                  string   `toml:"tls_key" live:"" doc:"PEM private key file for tls_cert."`
+	MaxConnections          int      `toml:"max_connections" live:"" doc:"Most WebSocket clients at once; more get HTTP 503 at the handshake. 0: as many as the open-files limit allows after a reserve for the backend ports and PHP workers."`
+	Transport               string   `toml:"transport" doc:"Connection layer: epoll (Linux: no goroutine or buffer per idle connection), portable (a goroutine per connection; any OS), or auto (epoll on Linux, else portable). wss:// always uses portable."`
 }
 
 // Heartbeat configures client liveness, as in DESIGN section 2.
@@ -140,6 +142,7 @@ func Default() Config {
 			MaxSendBuffer:    1 << 20,
 			HandshakeTimeout: Duration{10 * time.Second},
 			MaxHeaderSize:    16 << 10,
+			Transport:        "auto",
 		},
 		Heartbeat: Heartbeat{
 			Timeout:            Duration{120 * time.Second},
@@ -323,6 +326,8 @@ func (c *Config) Validate() error {
 		{"ws.tls_cert", bothOrNeither(c.WS.TLSCert, c.WS.TLSKey, "ws.tls_key")},
 		{"ws.handshake_timeout", positiveDur(c.WS.HandshakeTimeout)},
 		{"ws.max_header_size", positive(c.WS.MaxHeaderSize)},
+		{"ws.transport", oneOf(c.WS.Transport, "auto", "epoll", "portable")},
+		{"ws.max_connections", nonNegative(c.WS.MaxConnections)},
 		{"heartbeat.timeout", nonNegativeDur(c.Heartbeat.Timeout)},
 		{"heartbeat.server_ping_interval", positiveDur(c.Heartbeat.ServerPingInterval)},
 		{"api.listen", checkListen(c.API.Listen, c.API.Key, true)},

@@ -121,6 +121,7 @@ var (
 	wsFailed   = prometheus.NewDesc("thinkgate_ws_handshakes_failed_total", "Connections that did not complete the WebSocket handshake.", nil, nil)
 	wsMessages = prometheus.NewDesc("thinkgate_ws_messages_received_total", "Messages received from clients (not counting heartbeat pings).", nil, nil)
 	wsClosed   = prometheus.NewDesc("thinkgate_ws_closed_total", "Clients closed by thinkgate, by reason.", []string{"reason"}, nil)
+	wsRejected = prometheus.NewDesc("thinkgate_ws_rejected_total", "Connections turned away with 503 at ws.max_connections.", nil, nil)
 )
 
 // wsCollector reads the transport's counters at scrape time.
@@ -131,6 +132,7 @@ func (c *wsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- wsFailed
 	ch <- wsMessages
 	ch <- wsClosed
+	ch <- wsRejected
 }
 
 func (c *wsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -138,6 +140,7 @@ func (c *wsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(wsAccepted, prometheus.CounterValue, float64(s.Accepted))
 	ch <- prometheus.MustNewConstMetric(wsFailed, prometheus.CounterValue, float64(s.HandshakeFailed))
 	ch <- prometheus.MustNewConstMetric(wsMessages, prometheus.CounterValue, float64(s.MessagesReceived))
+	ch <- prometheus.MustNewConstMetric(wsRejected, prometheus.CounterValue, float64(s.RejectedFull))
 	for reason, n := range map[string]uint64{"slow": s.ClosedSlow, "oversize": s.ClosedOversize, "idle": s.ClosedIdle, "protocol_error": s.ClosedProtocol} {
 		ch <- prometheus.MustNewConstMetric(wsClosed, prometheus.CounterValue, float64(n), reason)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,7 +37,27 @@ func wsOptions(cfg config.Config) transport.Options {
 		PingReply:          hb.Reply,
 		ServerPing:         hb.ServerPing,
 		ServerPingInterval: hb.ServerPingInterval.Duration,
+		MaxConns:           maxConnections(cfg),
 	}
+}
+
+// maxConnections is ws.max_connections, or, when 0, what the open-files
+// limit leaves after a reserve for the listeners and backend connections
+// (128 descriptors) and the PHP workers' pipes (8 each), and at least half
+// of the limit.
+func maxConnections(cfg config.Config) int {
+	if cfg.WS.MaxConnections > 0 {
+		return cfg.WS.MaxConnections
+	}
+	limit := openFilesLimit()
+	if limit <= 0 {
+		return 0
+	}
+	workers := cfg.PHP.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	return max(limit-128-8*workers, limit/2)
 }
 
 // applyLimits puts the live keys of cfg in force on every listener.

@@ -240,6 +240,25 @@ func poolConfig(c config.PHP) (phpworker.Spec, phpworker.PoolOptions, error) {
 	return spec, opts, nil
 }
 
+// newTransport picks the connection layer ws.transport names: epoll on
+// Linux unless told otherwise, portable elsewhere and for wss:// (TLS keeps
+// a stream per connection).
+func newTransport(cfg config.Config, tls bool, h transport.Handler, log *slog.Logger) (transport.Transport, error) {
+	kind := cfg.WS.Transport
+	if kind == "auto" {
+		kind = "portable"
+		if runtime.GOOS == "linux" {
+			kind = "epoll"
+		}
+	}
+	if tls || kind == "portable" {
+		log.Debug("websocket transport", "kind", "portable", "tls", tls)
+		return transport.NewPortable(wsOptions(cfg), h, log), nil
+	}
+	log.Debug("websocket transport", "kind", "epoll")
+	return transport.NewEpoll(wsOptions(cfg), h, log)
+}
+
 // defaultInnerPort is encoded in client_ids when the inner listener is off.
 const defaultInnerPort = 2900
 
@@ -295,7 +314,12 @@ func (n *Node) Run(ctx context.Context) error {
 	n.register = gwcompat.NewRegister(advertised, n.cfg.GWCompat.Secret, n.log.With("listener", "register"))
 	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
 
-	n.ws = transport.NewPortable(wsOptions(n.cfg), &gateway{hub: n.Hub, cfg: n.cfg.WS, sink: n.workers, log: n.log}, n.log.With("listener", "ws"))
+	var err error
+	n.ws, err = newTransport(n.cfg, n.wsCert != nil, &gateway{hub: n.Hub, cfg: n.cfg.WS, sink: n.workers, log: n.log}, n.log.With("listener", "ws"))
+	if err != nil {
+		n.closeListeners()
+		return fmt.Errorf("ws.transport: %w", err)
+	}
 	src := metrics.Sources{Hub: n.Hub, WS: n.ws.Stats}
 	if n.pool != nil {
 		src.Pool = n.pool.Stats

@@ -90,6 +90,7 @@ type Options struct {
 	PingReply          string        // answer to the text message "ping"; empty sends nothing
 	ServerPing         string        // sent to clients idle for ServerPingInterval; empty sends nothing
 	ServerPingInterval time.Duration
+	MaxConns           int // clients at once; a connection past it gets 503 at once; 0: no limit
 }
 
 // Stats counts what happened on one transport.
@@ -102,4 +103,5 @@ type Stats struct {
 	ClosedIdle       uint64 `json:"closed_idle"`
 	ClosedProtocol   uint64 `json:"closed_protocol_error"`
 	MessagesReceived uint64 `json:"messages_received"`
+	RejectedFull     uint64 `json:"rejected_full"` // turned away with 503: MaxConns reached
 }
