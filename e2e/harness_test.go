@@ -84,8 +84,16 @@ func start(t *testing.T, extra string) *server {
 // JSON so the harness can read the listening addresses.
 func startFile(t *testing.T, path string) *server {
 	t.Helper()
+	return startWrapped(t, path)
+}
+
+// startWrapped runs thinkgate with the config file at path, as the last
+// arguments of wrapper when one is given (e.g. a shell that sets ulimit).
+func startWrapped(t *testing.T, path string, wrapper ...string) *server {
+	t.Helper()
 	s := &server{t: t, addrs: map[string]string{}, exit: make(chan error, 1)}
-	s.cmd = exec.Command(binary, "start", "-c", path)
+	argv := append(wrapper, binary, "start", "-c", path)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	// Each instance gets its own pid file and control socket.
 	s.cmd.Env = append(os.Environ(), "THINKGATE_LOG_FORMAT=json", "THINKGATE_PROCESS_PID_FILE="+filepath.Join(t.TempDir(), "thinkgate.pid"))
 	stderr, _ := s.cmd.StderrPipe()
