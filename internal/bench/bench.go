@@ -44,10 +44,13 @@ type options struct {
 	markdown        bool
 	floor           bool
 	via             string
+	text            string
 	callsFor        time.Duration
 	inner, secret   string
 	firstSource     int
 	sourcesPerProcs int
+	idle            time.Duration
+	storm           time.Duration
 }
 
 // Main runs the load tool with command-line args.
@@ -71,10 +74,14 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.concurrency, "dial-concurrency", 64, "concurrent dials per worker")
 	fs.IntVar(&o.senders, "senders", 32, "concurrent API requests in the latency phase")
 	fs.BoolVar(&o.markdown, "markdown", false, "print the result as a Markdown table row")
-	fs.StringVar(&o.via, "via", "http", "how the latency phase pushes: http (POST /api/sendToUid) or inner (GatewayClient-style, a connection per call)")
+	fs.StringVar(&o.via, "via", "http", "how the latency phase pushes: http (POST /api/sendToUid), text (one Text port connection per sender, a line per push) or inner (GatewayClient-style, a connection per call)")
+	fs.StringVar(&o.text, "text", "127.0.0.1:5678", "Text port address, for -via text")
 	fs.DurationVar(&o.callsFor, "calls-duration", 3*time.Second, "with -via inner: length of each GatewayClient-style calls/s phase")
 	fs.StringVar(&o.inner, "inner", "127.0.0.1:2900", "GatewayWorker inner address, for -via inner")
 	fs.StringVar(&o.secret, "secret", "", "gwcompat.secret, for -via inner")
+	fs.DurationVar(&o.idle, "idle", 5*time.Second, "measure the server's CPU while every client is connected and silent for this long (0: skip)")
+	fs.DurationVar(&o.storm, "storm", 0, "end with a reconnect storm: every client drops and comes back within this jitter (0: skip)")
+	fs.IntVar(&o.firstSource, "first-source", 2, "first source address 127.0.0.<n> (several bench runs side by side use different ranges)")
 	fs.BoolVar(&o.floor, "floor", true, "first measure the kernel floor: the same clients read the same frames from a bare write loop")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: thinkgate bench [flags]   (against a running thinkgate; see docs/BENCHMARKS.md)")
@@ -86,10 +93,10 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	if o.n < 1 || o.procs < 1 || o.rate < 1 || o.rounds < 1 {
 		return errors.New("-n, -procs, -rate and -rounds must be at least 1")
 	}
-	if o.via != "http" && o.via != "inner" {
-		return errors.New("-via must be http or inner")
+	if o.via != "http" && o.via != "inner" && o.via != "text" {
+		return errors.New("-via must be http, text or inner")
 	}
-	o.firstSource, o.sourcesPerProcs = 2, 250/o.procs
+	o.sourcesPerProcs = max(1, (254-o.firstSource)/o.procs)
 	if o.floor && !floorSupported {
 		fmt.Fprintln(stderr, "bench: the kernel-floor measurement needs a Unix system; skipping it")
 		o.floor = false
@@ -179,6 +186,11 @@ type result struct {
 	ConnectPerSec                     float64
 	RSSPerConnKiB                     float64
 	RSSMiB                            float64
+	HeapPerConnKiB                    float64 // Go heap after a forced GC, from /status
+	IdleCPUPerConnUS                  float64 // server CPU per connection per second while all are silent
+	IdleCPUPercent                    float64 // of one core
+	StormSec                          float64 // reconnect storm: until every client is back
+	StormPerSec                       float64
 	Rate                              int
 	Pushes                            int
 	Received                          int
@@ -196,7 +208,10 @@ type result struct {
 
 func run(o options, log io.Writer) (*result, error) {
 	res := &result{N: o.n, Rate: o.rate, Via: o.via}
+	api := &apiClient{base: strings.TrimRight(o.api, "/"), key: o.key,
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.senders}}}
 	rssBefore := rssKiB(o.pid)
+	heapBefore, heapErr := api.heapAfterGC()
 
 	var floorLn net.Listener
 	floorAddr := ""
@@ -253,10 +268,22 @@ func run(o options, log io.Writer) (*result, error) {
 		res.RSSMiB = float64(after) / 1024
 		res.RSSPerConnKiB = float64(after-rssBefore) / float64(o.n)
 	}
+	if heapAfter, err := api.heapAfterGC(); err == nil && heapErr == nil {
+		res.HeapPerConnKiB = float64(heapAfter-heapBefore) / 1024 / float64(o.n)
+	}
+	if o.idle > 0 {
+		cpu0, measured := cpuSeconds(o.pid)
+		time.Sleep(o.idle)
+		cpu1, _ := cpuSeconds(o.pid)
+		if measured {
+			secs := cpu1.total() - cpu0.total()
+			res.IdleCPUPercent = secs / o.idle.Seconds() * 100
+			res.IdleCPUPerConnUS = secs / o.idle.Seconds() / float64(o.n) * 1e6
+		}
+		fmt.Fprintf(log, "idle: %.2f%% of a core for %d silent clients\n", res.IdleCPUPercent, o.n)
+	}
 
 	// Bind uid u<i> and group g<i % groups>, 500 clients per batch request.
-	api := &apiClient{base: strings.TrimRight(o.api, "/"), key: o.key,
-		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.senders}}}
 	for start := 0; start < len(ids); start += 500 {
 		var batch []map[string]any
 		for i := start; i < min(start+500, len(ids)); i++ {
@@ -284,11 +311,24 @@ func run(o options, log io.Writer) (*result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var text *textSender
+			if o.via == "text" {
+				var err error
+				if text, err = dialText(o.text); err != nil {
+					errOnce.Do(func() { sendErr = err })
+					for range jobs {
+					}
+					return
+				}
+				defer text.close()
+			}
 			for i := range jobs {
 				uid := fmt.Sprint("u", i)
 				data := fmt.Sprintf("l %d", time.Now().UnixNano())
 				var err error
-				if o.via == "inner" {
+				if text != nil {
+					err = text.sendToUid(uid, data)
+				} else if o.via == "inner" {
 					err = inner.send(gwcompat.CmdSendToUid, 0, fmt.Sprintf(`[%q]`, uid), data)
 				} else {
 					_, err = api.post("sendToUid", map[string]any{"uid": uid, "data": data})
@@ -367,6 +407,20 @@ func run(o options, log io.Writer) (*result, error) {
 		fan = append(fan, float64(last-t)/1e6)
 	}
 	cpu1, _ = cpuSeconds(o.pid)
+	if o.storm > 0 {
+		for _, w := range workers {
+			fmt.Fprintf(w.stdin, "storm %d\n", o.storm.Milliseconds())
+		}
+		for _, w := range workers {
+			m, err := w.next("stormed", 10*time.Minute)
+			if err != nil {
+				return nil, err
+			}
+			res.StormSec = max(res.StormSec, m.ConnectSec)
+		}
+		res.StormPerSec = float64(o.n) / res.StormSec
+		fmt.Fprintf(log, "reconnect storm: %d clients back in %.2fs\n", o.n, res.StormSec)
+	}
 	slices.Sort(fan)
 	res.FanoutMS = fan[len(fan)/2]
 	res.FanoutMaxMS = fan[len(fan)-1]
@@ -437,14 +491,18 @@ func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error
 
 func (r *result) print(w io.Writer, markdown bool) {
 	if markdown {
-		fmt.Fprintf(w, "| %d | %.0f | %.1f | %d/s %s | %s | %s | %s | %.1f | %.1f | %.0f | %.2f | %.2f | %.2f |\n",
-			r.N, r.ConnectPerSec, r.RSSPerConnKiB, r.Rate, r.Via, ms(r.P50), ms(r.P99), ms(r.Max), r.CPUPerPushUS,
-			r.FanoutMS, r.DeliveriesPerS, r.CPUPerDeliverUS, r.FloorPerWriteUS, r.CPUPerDeliverUS/r.FloorPerWriteUS)
+		fmt.Fprintf(w, "| %d | %.0f | %.2f | %.2f | %.3f | %d/s %s | %s | %s | %s | %.1f | %.1f | %.0f | %.2f | %.2f | %.2f | %.2f |\n",
+			r.N, r.ConnectPerSec, r.RSSPerConnKiB, r.HeapPerConnKiB, r.IdleCPUPerConnUS, r.Rate, r.Via, ms(r.P50), ms(r.P99), ms(r.Max), r.CPUPerPushUS,
+			r.FanoutMS, r.DeliveriesPerS, r.CPUPerDeliverUS, r.FloorPerWriteUS, r.CPUPerDeliverUS/r.FloorPerWriteUS, r.StormSec)
 		return
 	}
 	fmt.Fprintf(w, "connections             %d\n", r.N)
 	fmt.Fprintf(w, "connect rate            %.0f/s\n", r.ConnectPerSec)
 	fmt.Fprintf(w, "server RSS              %.1f MiB (%.2f KiB per connection)\n", r.RSSMiB, r.RSSPerConnKiB)
+	fmt.Fprintf(w, "server Go heap          %.2f KiB per connection (after a forced GC)\n", r.HeapPerConnKiB)
+	if r.IdleCPUPercent > 0 || r.IdleCPUPerConnUS > 0 {
+		fmt.Fprintf(w, "idle CPU                %.2f%% of a core (%.3f us per connection per second)\n", r.IdleCPUPercent, r.IdleCPUPerConnUS)
+	}
 	fmt.Fprintf(w, "sendToUid               %d at %d/s via %s, %d received\n", r.Pushes, r.Rate, r.Via, r.Received)
 	fmt.Fprintf(w, "  latency p50/p99/max   %s / %s / %s ms\n", ms(r.P50), ms(r.P99), ms(r.Max))
 	if r.CPUPerPushUS > 0 {
@@ -461,6 +519,9 @@ func (r *result) print(w io.Writer, markdown bool) {
 		fmt.Fprintf(w, "  server CPU/delivery   %.2f us (user %.2f, system %.2f)\n", r.CPUPerDeliverUS, r.UserPerDeliverUS, r.SysPerDeliverUS)
 	default:
 		fmt.Fprintf(w, "  server CPU/delivery   %s\n", tooShort)
+	}
+	if r.StormSec > 0 {
+		fmt.Fprintf(w, "reconnect storm         all %d back in %.2f s (%.0f connects/s)\n", r.N, r.StormSec, r.StormPerSec)
 	}
 	switch {
 	case r.FloorPerWriteUS > 0 && r.CPUPerDeliverUS > 0:
@@ -495,6 +556,39 @@ func (a *apiClient) post(method string, body any) ([]byte, error) {
 		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, out)
 	}
 	return out, err
+}
+
+// heapAfterGC asks the server to collect garbage (the profiler's gc=1)
+// and returns its Go heap from /status.
+func (a *apiClient) heapAfterGC() (int64, error) {
+	get := func(path string) ([]byte, error) {
+		req, _ := http.NewRequest("GET", a.base+path, nil)
+		if a.key != "" {
+			req.Header.Set("Authorization", "Bearer "+a.key)
+		}
+		resp, err := a.http.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	if _, err := get("/debug/pprof/heap?gc=1"); err != nil {
+		return 0, err
+	}
+	b, err := get("/status")
+	if err != nil {
+		return 0, err
+	}
+	var st struct {
+		Memory struct {
+			Heap int64 `json:"heap_alloc_bytes"`
+		} `json:"memory"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return 0, fmt.Errorf("/status: %w", err)
+	}
+	return st.Memory.Heap, nil
 }
 
 // rssKiB reads VmRSS of pid from /proc (0 when pid is 0 or unreadable).

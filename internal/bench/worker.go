@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -20,9 +21,9 @@ import (
 
 // Messages between the coordinator and its workers, one JSON object a line
 // on the worker's stdout; the coordinator writes plain command lines
-// ("floor-done", "latencies", "quit") to the worker's stdin.
+// ("floor-done", "latencies", "storm <jitter ms>", "quit") to the worker's stdin.
 type workerMsg struct {
-	Type       string   `json:"type"`                  // "floor-ready", "ready", "round", "latencies", "error"
+	Type       string   `json:"type"`                  // "floor-ready", "ready", "round", "latencies", "stormed", "error"
 	IDs        []string `json:"ids,omitempty"`         // ready: client ids in connection order
 	ConnectSec float64  `json:"connect_sec,omitempty"` // ready: time to connect all
 	Round      int      `json:"round,omitempty"`       // round: which broadcast ("f" rounds are negative)
@@ -146,16 +147,15 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 	}
 
 	conns := make([]*wsclient.Conn, n)
-	begin := time.Now()
-	ids, err := dialAll(n, concurrency, func(i int) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	dialOne := func(i int) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := wsclient.Dial(ctx, url, source(i))
 		if err != nil {
 			return "", err
 		}
 		conns[i] = c
-		init, err := c.ReadText(10 * time.Second)
+		init, err := c.ReadText(30 * time.Second)
 		if err != nil {
 			return "", fmt.Errorf("init message: %w", err)
 		}
@@ -165,25 +165,47 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 		json.Unmarshal([]byte(init), &m)
 		c.SetReadDeadline(time.Time{})
 		return m.ClientID, nil
-	})
+	}
+	begin := time.Now()
+	ids, err := dialAll(n, concurrency, dialOne)
 	if err != nil {
 		return fail(err)
 	}
 	emit(workerMsg{Type: "ready", IDs: ids, ConnectSec: time.Since(begin).Seconds()})
 
-	var quitting atomic.Bool
+	quitting := new(atomic.Bool)
 	rc := &receiver{n: n, emit: emit}
 	for _, c := range conns {
-		go rc.read(c, &quitting)
+		go rc.read(c, quitting)
 	}
 	for cmds.Scan() {
-		switch cmds.Text() {
+		cmd, arg, _ := strings.Cut(cmds.Text(), " ")
+		switch cmd {
 		case "latencies":
 			rc.latMu.Lock()
 			l := rc.latencies
 			rc.latencies = nil
 			rc.latMu.Unlock()
 			emit(workerMsg{Type: "latencies", Latencies: l, Lost: rc.lost.Load()})
+		case "storm":
+			// Every connection drops at once and comes back after a random
+			// pause of up to arg milliseconds, as browsers do after a
+			// network blip.
+			jitter, _ := strconv.Atoi(arg)
+			quitting.Store(true)
+			for _, c := range conns {
+				c.Close()
+			}
+			quitting = new(atomic.Bool)
+			begin := time.Now()
+			ids, err := stormDial(n, concurrency, time.Duration(jitter)*time.Millisecond, dialOne)
+			if err != nil {
+				return fail(fmt.Errorf("reconnect storm: %w", err))
+			}
+			emit(workerMsg{Type: "stormed", IDs: ids, ConnectSec: time.Since(begin).Seconds()})
+			for _, c := range conns {
+				go rc.read(c, quitting)
+			}
 		case "quit":
 			quitting.Store(true)
 			for _, c := range conns {
@@ -193,6 +215,39 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 		}
 	}
 	return nil
+}
+
+// stormDial redials n connections, each after a random pause in [0, jitter),
+// with at most 4*concurrency dials in flight.
+func stormDial(n, concurrency int, jitter time.Duration, dial func(i int) (string, error)) ([]string, error) {
+	out := make([]string, n)
+	sem := make(chan struct{}, 4*concurrency)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if jitter > 0 {
+				time.Sleep(rand.N(jitter))
+			}
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s, err := dial(i)
+			if err != nil {
+				errs <- fmt.Errorf("connection %d: %w", i, err)
+				return
+			}
+			out[i] = s
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
+	}
+	return out, nil
 }
 
 // dialAll runs dial(i) for i in [0, n) with concurrency workers and returns
