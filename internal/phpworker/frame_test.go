@@ -102,11 +102,11 @@ func TestPHPCodec(t *testing.T) {
 // the frames PHP writes back. The process is killed when the test ends.
 func startEcho(t testing.TB, cmd *exec.Cmd) (*os.File, *bufio.Reader) {
 	t.Helper()
-	toPHP, goWrites, err := os.Pipe()
+	toPHP, goWrites, err := pipe() // the kind of pipe workers get
 	if err != nil {
 		t.Fatal(err)
 	}
-	goReads, fromPHP, err := os.Pipe()
+	goReads, fromPHP, err := pipe()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,11 +82,11 @@ func (w *Worker) Busy() bool { return w.busy.Load() }
 
 // Start runs a worker and waits for its READY frame.
 func Start(spec Spec, log *slog.Logger) (*Worker, error) {
-	toPHP, goWrites, err := os.Pipe()
+	toPHP, goWrites, err := pipe()
 	if err != nil {
 		return nil, fmt.Errorf("worker pipes: %w", err)
 	}
-	goReads, fromPHP, err := os.Pipe()
+	goReads, fromPHP, err := pipe()
 	if err != nil {
 		toPHP.Close()
 		goWrites.Close()
