@@ -28,6 +28,7 @@ type Config struct {
 	HTTP      HTTP      `toml:"http" doc:"The HTTP front of the resident PHP app; started only when php.entry is set."`
 	PHP       PHP       `toml:"php" doc:"Resident PHP workers: the app, the pool and its limits."`
 	Log       Log       `toml:"log" doc:"Logging."`
+	Auth      Auth      `toml:"auth" doc:"Connect tokens (HS256 JWT) and the browser Origin allow-list."`
 	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
 }
 
@@ -109,6 +110,14 @@ type Log struct {
 	Access bool   `toml:"access" live:"" doc:"Log one line per request to the PHP app's HTTP listener."`
 }
 
+// Auth configures connect tokens and Origin checks.
+type Auth struct {
+	Secret   string   `toml:"secret" doc:"HS256 key of connect tokens: ws://host:2828/?token=JWT or a first message {\"type\":\"auth\",\"token\":JWT} binds sub as the uid and joins groups. Empty: no tokens."`
+	Required bool     `toml:"required" doc:"Every client must authenticate: a bad URL token gets HTTP 401, a client without one must send the auth message within auth.timeout or is closed with 4001."`
+	Timeout  Duration `toml:"timeout" doc:"How long a client without a URL token has to send its auth message when auth.required is on."`
+	Origins  string   `toml:"origins" doc:"Comma-separated Origin values browsers may connect from (https://app.example.com); empty allows any. Clients that send no Origin (apps, devices) are not checked."`
+}
+
 // Process configures the files through which the verbs find a running instance.
 type Process struct {
 	PidFile       string   `toml:"pid_file" doc:"Pid file; empty: runtime/thinkgate.pid under php.app when that directory exists, else thinkgate.pid in php.app."`
@@ -155,6 +164,7 @@ func Default() Config {
 		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20,
 			RequestTimeout: Duration{60 * time.Second}, QueueTimeout: Duration{10 * time.Second}, BootTimeout: Duration{30 * time.Second}},
 		Log:     Log{Level: "info", Format: "text"},
+		Auth:    Auth{Timeout: Duration{10 * time.Second}},
 		Process: Process{StopTimeout: Duration{30 * time.Second}},
 	}
 }
@@ -350,6 +360,8 @@ func (c *Config) Validate() error {
 		{"log.level", oneOf(c.Log.Level, "debug", "info", "warn", "error")},
 		{"log.format", oneOf(c.Log.Format, "text", "json")},
 		{"process.stop_timeout", positiveDur(c.Process.StopTimeout)},
+		{"auth.timeout", positiveDur(c.Auth.Timeout)},
+		{"auth.required", requires(!c.Auth.Required || c.Auth.Secret != "", "auth.secret")},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -413,6 +425,13 @@ const MaxWorkers = 512
 func between(n, lo, hi int) error {
 	if n < lo || n > hi {
 		return fmt.Errorf("must be between %d and %d, is %d", lo, hi, n)
+	}
+	return nil
+}
+
+func requires(ok bool, key string) error {
+	if !ok {
+		return fmt.Errorf("needs %s", key)
 	}
 	return nil
 }

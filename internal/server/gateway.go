@@ -3,20 +3,46 @@ package server
 import (
 	"encoding/json"
 	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
 
 	"thinkgate/internal/config"
 	"thinkgate/internal/events"
 	"thinkgate/internal/hub"
+	"thinkgate/internal/phpser"
+	"thinkgate/internal/token"
 	"thinkgate/internal/transport"
 )
 
 // gateway is the transport.Handler that registers WebSocket clients in the
-// hub and passes their events to the sink.
+// hub, authenticates them when connect tokens are configured, and passes
+// their events to the sink.
 type gateway struct {
-	hub  *hub.Hub
-	cfg  config.WS
-	sink events.Sink
-	log  *slog.Logger
+	hub     *hub.Hub
+	cfg     config.WS
+	auth    config.Auth
+	origins map[string]bool // lower-cased; nil: any
+	sink    events.Sink
+	log     *slog.Logger
+}
+
+// closeUnauthenticated is the close status for a client that did not
+// authenticate (in the 4000-4999 range apps may use).
+const closeUnauthenticated = 4001
+
+func newGateway(h *hub.Hub, cfg config.Config, sink events.Sink, log *slog.Logger) *gateway {
+	g := &gateway{hub: h, cfg: cfg.WS, auth: cfg.Auth, sink: sink, log: log}
+	for _, o := range strings.Split(cfg.Auth.Origins, ",") {
+		if o = strings.ToLower(strings.TrimSpace(o)); o != "" && o != "*" {
+			if g.origins == nil {
+				g.origins = map[string]bool{}
+			}
+			g.origins[strings.TrimRight(o, "/")] = true
+		}
+	}
+	return g
 }
 
 type initMessage struct {
@@ -24,37 +50,204 @@ type initMessage struct {
 	ClientID string `json:"client_id"`
 }
 
-func (g *gateway) Open(c transport.Conn, r *transport.Request) transport.Peer {
-	cl := g.hub.Connect(c)
-	if g.cfg.InitMessage {
-		b, _ := json.Marshal(initMessage{Type: "init", ClientID: cl.ID})
-		g.hub.Send(cl, hub.NewText(b))
+// check runs before a handshake is accepted: the Origin allow-list (403)
+// and a token in the URL (401 when it does not verify).
+func (g *gateway) check(r *transport.Request) *transport.Rejection {
+	if g.origins != nil {
+		if o, ok := r.Lookup("Origin"); ok && !g.origins[strings.TrimRight(strings.ToLower(o), "/")] {
+			return &transport.Rejection{Status: 403, Reason: "origin not allowed (auth.origins)"}
+		}
 	}
-	g.log.Debug("client connected", "client_id", cl.ID, "remote", c.RemoteAddr(), "uri", r.URI)
-	g.sink.Connect(&events.Conn{Client: cl, Request: r})
-	return &peer{g: g, client: cl, bindFirst: g.cfg.BindUIDFromFirstMessage}
+	if tok := urlToken(r.URI); tok != "" && g.auth.Secret != "" {
+		if _, err := token.Verify(tok, []byte(g.auth.Secret), time.Now()); err != nil {
+			return &transport.Rejection{Status: 401, Reason: err.Error()}
+		}
+	}
+	return nil
+}
+
+// urlToken is the token query parameter of a request URI.
+func urlToken(uri string) string {
+	_, q, ok := strings.Cut(uri, "?")
+	if !ok {
+		return ""
+	}
+	v, _ := url.ParseQuery(q)
+	return v.Get("token")
+}
+
+func (g *gateway) Open(c transport.Conn, r *transport.Request) transport.Peer {
+	p := &peer{g: g, conn: c, req: r, bindFirst: g.cfg.BindUIDFromFirstMessage}
+	if g.auth.Secret != "" {
+		if tok := urlToken(r.URI); tok != "" {
+			claims, err := token.Verify(tok, []byte(g.auth.Secret), time.Now())
+			if err != nil { // expired between the check and now
+				c.Close(closeUnauthenticated, err.Error())
+				return p
+			}
+			p.register(&claims)
+			return p
+		}
+		if g.auth.Required {
+			// Nothing reaches this client, and it is in no count, until it
+			// authenticates with its first message.
+			p.mu.Lock()
+			p.pending = true
+			p.timer = time.AfterFunc(g.auth.Timeout.Duration, p.authTimeout)
+			p.mu.Unlock()
+			return p
+		}
+	}
+	p.register(nil)
+	return p
 }
 
 // peer is one client's event receiver.
 type peer struct {
 	g         *gateway
-	client    *hub.Client
+	conn      transport.Conn
+	req       *transport.Request
 	bindFirst bool // the next text message is the client's uid
+
+	mu      sync.Mutex
+	client  *hub.Client // nil while pending
+	pending bool        // waiting for the auth message
+	closed  bool
+	timer   *time.Timer
+}
+
+// register puts the client in the hub, applies the token's claims, sends
+// the init message and tells the sink.
+func (p *peer) register(claims *token.Claims) {
+	g := p.g
+	cl := g.hub.Connect(p.conn)
+	p.mu.Lock()
+	p.client, p.pending = cl, false
+	p.mu.Unlock()
+	if claims != nil {
+		g.apply(cl, claims)
+	}
+	if g.cfg.InitMessage {
+		b, _ := json.Marshal(initMessage{Type: "init", ClientID: cl.ID})
+		g.hub.Send(cl, hub.NewText(b))
+	}
+	g.log.Debug("client connected", "client_id", cl.ID, "remote", p.conn.RemoteAddr(), "uri", p.req.URI)
+	g.sink.Connect(&events.Conn{Client: cl, Request: p.req})
+}
+
+// apply binds the token's uid, joins its groups and sets its session.
+func (g *gateway) apply(cl *hub.Client, c *token.Claims) {
+	g.hub.Do(&hub.Command{Op: hub.OpBindUid, ClientID: cl.ID, UIDs: []string{c.UID}})
+	for _, group := range c.Groups { // a join command takes one group
+		g.hub.Do(&hub.Command{Op: hub.OpJoinGroup, ClientID: cl.ID, Groups: []string{group}})
+	}
+	if c.Session != nil {
+		if v, err := phpser.FromJSON(c.Session); err == nil {
+			g.hub.Do(&hub.Command{Op: hub.OpSetSession, ClientID: cl.ID, Session: phpser.Serialize(v)})
+		}
+	}
+}
+
+func (p *peer) authTimeout() {
+	p.mu.Lock()
+	pending := p.pending && !p.closed
+	p.mu.Unlock()
+	if pending {
+		p.g.log.Debug("client closed: no auth message", "remote", p.conn.RemoteAddr(), "timeout", p.g.auth.Timeout.Duration)
+		p.conn.Close(closeUnauthenticated, "authentication required")
+	}
+}
+
+type authMessage struct {
+	Type  string `json:"type"`
+	Token string `json:"token"`
+}
+
+type authReply struct {
+	Type     string `json:"type"`
+	ClientID string `json:"client_id,omitempty"`
+	UID      string `json:"uid,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// auth handles an auth message: auth_ok and the binding, or auth_error and
+// a close with 4001.
+func (p *peer) auth(tok string) {
+	claims, err := token.Verify(tok, []byte(p.g.auth.Secret), time.Now())
+	if err != nil {
+		b, _ := json.Marshal(authReply{Type: "auth_error", Reason: err.Error()})
+		p.conn.Send(textFrame(b))
+		p.conn.Close(closeUnauthenticated, "authentication failed")
+		return
+	}
+	p.mu.Lock()
+	cl, wasPending := p.client, p.pending
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.mu.Unlock()
+	if wasPending {
+		// auth_ok first, then the init message register sends.
+		b, _ := json.Marshal(authReply{Type: "auth_ok", UID: claims.UID})
+		p.conn.Send(textFrame(b))
+		p.register(&claims)
+		return
+	}
+	p.g.apply(cl, &claims)
+	b, _ := json.Marshal(authReply{Type: "auth_ok", ClientID: cl.ID, UID: claims.UID})
+	p.g.hub.Send(cl, hub.NewText(b))
+}
+
+func textFrame(b []byte) []byte { return hub.NewText(b).Frame() }
+
+// isAuth reports whether a text message is {"type":"auth",...} and returns its token.
+func isAuth(data []byte) (string, bool) {
+	if len(data) == 0 || data[0] != '{' || !strings.Contains(string(data), `"auth"`) {
+		return "", false
+	}
+	var m authMessage
+	if json.Unmarshal(data, &m) != nil || m.Type != "auth" {
+		return "", false
+	}
+	return m.Token, true
 }
 
 func (p *peer) Message(binary bool, data []byte) {
-	if p.bindFirst && !binary {
-		p.bindFirst = false
-		if len(data) > 0 {
-			p.g.hub.Do(&hub.Command{Op: hub.OpBindUid, ClientID: p.client.ID, UIDs: []string{string(data)}})
+	p.mu.Lock()
+	cl, pending := p.client, p.pending
+	p.mu.Unlock()
+	if p.g.auth.Secret != "" && !binary {
+		if tok, ok := isAuth(data); ok {
+			p.auth(tok)
 			return
 		}
 	}
-	p.g.sink.Message(p.client, binary, data)
+	if pending || cl == nil {
+		p.conn.Close(closeUnauthenticated, "authenticate first")
+		return
+	}
+	if p.bindFirst && !binary {
+		p.bindFirst = false
+		if len(data) > 0 {
+			p.g.hub.Do(&hub.Command{Op: hub.OpBindUid, ClientID: cl.ID, UIDs: []string{string(data)}})
+			return
+		}
+	}
+	p.g.sink.Message(cl, binary, data)
 }
 
 func (p *peer) Closed() {
-	p.g.sink.Close(p.client)
-	p.g.hub.Disconnect(p.client)
-	p.g.log.Debug("client closed", "client_id", p.client.ID)
+	p.mu.Lock()
+	cl := p.client
+	p.closed = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.mu.Unlock()
+	if cl == nil {
+		return
+	}
+	p.g.sink.Close(cl)
+	p.g.hub.Disconnect(cl)
+	p.g.log.Debug("client closed", "client_id", cl.ID)
 }

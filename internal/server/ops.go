@@ -25,8 +25,8 @@ func (n *Node) config() config.Config {
 	return n.cfg
 }
 
-// wsOptions are the transport settings of cfg.
-func wsOptions(cfg config.Config) transport.Options {
+// wsOptions are the transport settings of cfg; check vets handshakes.
+func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Rejection) transport.Options {
 	hb := cfg.Heartbeat
 	return transport.Options{
 		MaxMessageSize:     cfg.WS.MaxMessageSize,
@@ -38,6 +38,7 @@ func wsOptions(cfg config.Config) transport.Options {
 		ServerPing:         hb.ServerPing,
 		ServerPingInterval: hb.ServerPingInterval.Duration,
 		MaxConns:           maxConnections(cfg),
+		Check:              check,
 	}
 }
 
@@ -62,7 +63,7 @@ func maxConnections(cfg config.Config) int {
 
 // applyLimits puts the live keys of cfg in force on every listener.
 func (n *Node) applyLimits(cfg config.Config) {
-	n.ws.SetOptions(wsOptions(cfg))
+	n.ws.SetOptions(wsOptions(cfg, n.gw.check))
 	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
 	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize})
 	if n.front != nil {

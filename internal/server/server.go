@@ -78,6 +78,7 @@ type Node struct {
 	httpCert *certs.Pair // nil: plain http://
 	app      *http.Server
 	front    *appserver.Server // nil without a PHP app
+	gw       *gateway
 
 	listeners map[string]net.Listener
 }
@@ -243,7 +244,7 @@ func poolConfig(c config.PHP) (phpworker.Spec, phpworker.PoolOptions, error) {
 // newTransport picks the connection layer ws.transport names: epoll on
 // Linux unless told otherwise, portable elsewhere and for wss:// (TLS keeps
 // a stream per connection).
-func newTransport(cfg config.Config, tls bool, h transport.Handler, log *slog.Logger) (transport.Transport, error) {
+func newTransport(cfg config.Config, tls bool, g *gateway, log *slog.Logger) (transport.Transport, error) {
 	kind := cfg.WS.Transport
 	if kind == "auto" {
 		kind = "portable"
@@ -253,10 +254,10 @@ func newTransport(cfg config.Config, tls bool, h transport.Handler, log *slog.Lo
 	}
 	if tls || kind == "portable" {
 		log.Debug("websocket transport", "kind", "portable", "tls", tls)
-		return transport.NewPortable(wsOptions(cfg), h, log), nil
+		return transport.NewPortable(wsOptions(cfg, g.check), g, log), nil
 	}
 	log.Debug("websocket transport", "kind", "epoll")
-	return transport.NewEpoll(wsOptions(cfg), h, log)
+	return transport.NewEpoll(wsOptions(cfg, g.check), g, log)
 }
 
 // defaultInnerPort is encoded in client_ids when the inner listener is off.
@@ -315,7 +316,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
 
 	var err error
-	n.ws, err = newTransport(n.cfg, n.wsCert != nil, &gateway{hub: n.Hub, cfg: n.cfg.WS, sink: n.workers, log: n.log}, n.log.With("listener", "ws"))
+	n.gw = newGateway(n.Hub, n.cfg, n.workers, n.log)
+	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.gw, n.log.With("listener", "ws"))
 	if err != nil {
 		n.closeListeners()
 		return fmt.Errorf("ws.transport: %w", err)

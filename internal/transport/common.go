@@ -166,6 +166,14 @@ func upgrade(nc net.Conn, o *settings) (*Request, error) {
 			return nil
 		},
 	}
+	if o.Check != nil {
+		up.OnBeforeUpgrade = func() (ws.HandshakeHeader, error) {
+			if r := o.Check(req); r != nil {
+				return nil, ws.RejectConnectionError(ws.RejectionStatus(r.Status), ws.RejectionReason(r.Reason))
+			}
+			return ws.HandshakeHeaderString(""), nil
+		}
+	}
 	nc.SetDeadline(time.Now().Add(o.HandshakeTimeout))
 	hr := &headerReader{r: nc, left: o.MaxHeaderSize}
 	if _, err := up.Upgrade(struct {

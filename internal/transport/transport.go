@@ -91,7 +91,19 @@ type Options struct {
 	ServerPing         string        // sent to clients idle for ServerPingInterval; empty sends nothing
 	ServerPingInterval time.Duration
 	MaxConns           int // clients at once; a connection past it gets 503 at once; 0: no limit
+
+	// Check, when set, sees every handshake request before it is accepted;
+	// a non-nil Rejection answers it with that HTTP status instead of 101.
+	Check func(*Request) *Rejection
 }
+
+// Rejection refuses a handshake with an HTTP status and a reason.
+type Rejection struct {
+	Status int
+	Reason string
+}
+
+func (r *Rejection) Error() string { return r.Reason }
 
 // Stats counts what happened on one transport.
 type Stats struct {
