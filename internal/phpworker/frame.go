@@ -25,13 +25,14 @@ const (
 	TypeCancel  = 3  // the client of the request in flight went away
 	TypeStop    = 4  // finish and exit
 	TypePing    = 5  // answer with TypePong
+	TypePushOK  = 6  // the answer to a TypePush: meta {"result": ...} or {"error": {...}}
 	TypeReady   = 16 // PHP to Go from here: booted; meta describes the worker
 	TypeResp    = 17 // a whole response: meta {status, headers, cookies, mem}, body the content
 	TypeHead    = 18 // a streamed response's status and headers
 	TypeChunk   = 19 // one chunk of a streamed response
 	TypeEnd     = 20 // the end of a streamed response
 	TypeFile    = 21 // answer with a file: meta {path, offset, length, delete}
-	TypePush    = 22 // a gateway command from PHP (sendToUid, ...)
+	TypePush    = 22 // a gateway operation from PHP mid-request: meta {"method", "params"}; Go answers TypePushOK
 	TypeError   = 23 // a handled error: Go answers 500 and keeps the worker
 	TypePong    = 24
 	TypeLog     = 25 // a log line from PHP

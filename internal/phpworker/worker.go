@@ -25,6 +25,9 @@ type Spec struct {
 	Env         []string // added to thinkgate's own environment
 	BootTimeout time.Duration
 	Limits      Limits
+	// Push runs a gateway operation a request asked for (a TypePush frame's
+	// meta) and returns the TypePushOK meta; nil answers every push with an error.
+	Push func(meta []byte) []byte
 }
 
 // Errors a request can end with; the HTTP front maps them to statuses.
@@ -65,6 +68,7 @@ type Worker struct {
 	toPHP   *os.File
 	fromPHP *bufio.Reader
 	limits  Limits
+	push    func([]byte) []byte
 	log     *slog.Logger
 	exited  chan struct{}
 
@@ -111,7 +115,7 @@ func Start(spec Spec, log *slog.Logger) (*Worker, error) {
 	toPHP.Close()
 	fromPHP.Close()
 	w := &Worker{PID: cmd.Process.Pid, Started: time.Now(), cmd: cmd, toPHP: goWrites, fromPHP: bufio.NewReaderSize(goReads, 64<<10),
-		limits: spec.Limits, log: log.With("pid", cmd.Process.Pid), exited: make(chan struct{})}
+		limits: spec.Limits, push: spec.Push, log: log.With("pid", cmd.Process.Pid), exited: make(chan struct{})}
 	var output sync.WaitGroup
 	output.Add(2)
 	go w.pipeLog(stdout, "php stdout", slog.LevelInfo, &output)
@@ -243,8 +247,17 @@ func (w *Worker) Serve(ctx context.Context, req *Frame, timeout time.Duration, e
 		case TypeLog:
 			w.log.Info("php log", "line", string(f.Body))
 			continue
-		case TypePong, TypePush:
-			continue // PUSH is handled by the gateway bridge (not wired yet)
+		case TypePong:
+			continue
+		case TypePush:
+			reply := []byte(`{"error":{"code":"unavailable","message":"no gateway in this process"}}`)
+			if w.push != nil {
+				reply = w.push(f.Meta)
+			}
+			if err := WriteFrame(w.toPHP, &Frame{Type: TypePushOK, Meta: reply}); err != nil {
+				w.Kill()
+			}
+			continue
 		}
 		if f.Type == TypeHead {
 			streaming = true

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -153,7 +154,7 @@ func (n *Node) Reload() control.ReloadReport {
 		}
 	}
 	if n.pool != nil {
-		spec, opts, err := poolConfig(cfg.PHP)
+		spec, opts, err := poolConfig(cfg.PHP, n.push)
 		if err != nil {
 			fail(err)
 		} else {
@@ -167,6 +168,29 @@ func (n *Node) Reload() control.ReloadReport {
 	}
 	n.log.Info("reloaded", "applied", rep.Applied, "renewed", rep.Reloaded, "needs_restart", rep.NeedsRestart, "errors", len(rep.Errors))
 	return rep
+}
+
+// push runs a gateway operation that PHP code asked for inside a request
+// (Thinkgate\Gateway over the worker pipe): the HTTP API's operations, the
+// same decoding and the same results, without a TCP round trip.
+func (n *Node) push(meta []byte) []byte {
+	var call struct {
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	}
+	if err := json.Unmarshal(meta, &call); err != nil || call.Method == "" {
+		return []byte(`{"error":{"code":"invalid_json","message":"a push is {\"method\": ..., \"params\": {...}}"}}`)
+	}
+	if len(call.Params) == 0 {
+		call.Params = []byte("{}")
+	}
+	var out []byte
+	if res, aerr := api.Call(n.Hub, call.Method, call.Params); aerr != nil {
+		out, _ = json.Marshal(map[string]any{"error": aerr})
+	} else {
+		out, _ = json.Marshal(map[string]any{"result": res})
+	}
+	return out
 }
 
 // Stop makes Run shut down: graceful waits up to process.stop_timeout for

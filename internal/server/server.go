@@ -124,7 +124,7 @@ func Listen(cfg config.Config, logs *logging.Logger) (*Node, error) {
 	}
 	n.Hub = hub.New(ids)
 	if hasApp(cfg) {
-		if n.pool, err = startPool(cfg.PHP, log); err != nil {
+		if n.pool, err = startPool(cfg.PHP, n.push, log); err != nil {
 			n.closeListeners()
 			return nil, err
 		}
@@ -186,8 +186,8 @@ func isThinkPHP(dir string) bool {
 
 // startPool installs the PHP SDK and boots the workers; a broken app fails
 // here with PHP's own error.
-func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
-	spec, opts, err := poolConfig(c)
+func startPool(c config.PHP, push func([]byte) []byte, log *slog.Logger) (*phpworker.Pool, error) {
+	spec, opts, err := poolConfig(c, push)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +200,9 @@ func startPool(c config.PHP, log *slog.Logger) (*phpworker.Pool, error) {
 }
 
 // poolConfig turns the php section into the pool's spec and options,
-// installing the PHP SDK the workers run.
-func poolConfig(c config.PHP) (phpworker.Spec, phpworker.PoolOptions, error) {
+// installing the PHP SDK the workers run; push serves Gateway calls made
+// inside requests.
+func poolConfig(c config.PHP, push func([]byte) []byte) (phpworker.Spec, phpworker.PoolOptions, error) {
 	var spec phpworker.Spec
 	var opts phpworker.PoolOptions
 	worker, err := phpsdk.Install(os.TempDir())
@@ -233,7 +234,7 @@ func poolConfig(c config.PHP) (phpworker.Spec, phpworker.PoolOptions, error) {
 	if c.Debug {
 		env = append(env, "THINKGATE_DEBUG=1")
 	}
-	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration}
+	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration, Push: push}
 	opts = phpworker.PoolOptions{
 		Workers: workers, MaxJobs: c.MaxJobs, MaxMemory: int64(c.MaxMemory), RequestTimeout: c.RequestTimeout.Duration,
 		QueueTimeout: c.QueueTimeout.Duration, StopGrace: 5 * time.Second,

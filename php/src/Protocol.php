@@ -22,6 +22,7 @@ final class Protocol
     public const CANCEL = 3;
     public const STOP = 4;
     public const PING = 5;
+    public const PUSH_OK = 6;
     // PHP to Go.
     public const READY = 16;
     public const RESPONSE = 17;

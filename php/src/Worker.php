@@ -20,6 +20,8 @@ final class Worker
     private bool $answered = false;
     private int $obLevel = 0;
     private bool $debug;
+    private bool $cancelSeen = false;
+    private static ?Worker $current = null;
 
     public function __construct($in, $out, bool $debug = false)
     {
@@ -43,6 +45,7 @@ final class Worker
     /** Serves requests with $handler until thinkgate sends STOP or the pipe ends. */
     public function serve(callable $handler, array $ready = []): void
     {
+        self::$current = $this;
         register_shutdown_function([$this, 'onShutdown']);
         Protocol::write($this->out, Protocol::READY, 0, json_encode($ready + [
             'pid' => getmypid(), 'php' => PHP_VERSION, 'lib' => '1',
@@ -62,8 +65,35 @@ final class Worker
         }
     }
 
+    /** The worker serving a request right now in this process, or null (boot, CLI, php-fpm). */
+    public static function inRequest(): ?self
+    {
+        return self::$current !== null && self::$current->inRequest ? self::$current : null;
+    }
+
+    /**
+     * Runs a gateway operation through thinkgate over the worker pipe (no
+     * TCP): the HTTP API's operations, parameters and results.
+     *
+     * @throws GatewayException when thinkgate refuses the call
+     */
+    public function call(string $method, array $params)
+    {
+        Protocol::write($this->out, Protocol::PUSH, 0, json_encode(['method' => $method, 'params' => (object)$params], Protocol::JSON_FLAGS));
+        while (($frame = Protocol::read($this->in)) !== null) {
+            if ($frame[0] === Protocol::PUSH_OK) {
+                return GatewayException::unwrap(json_decode($frame[2], true));
+            }
+            if ($frame[0] === Protocol::CANCEL) {
+                $this->cancelSeen = true; // the client went away; cancelled() reports it
+            }
+        }
+        throw new ProtocolException('thinkgate closed the pipe during a gateway call');
+    }
+
     private function handle(callable $handler, array $meta, string $body): void
     {
+        $this->cancelSeen = false;
         $request = new Request($meta, $body);
         $request->populateGlobals();
         $this->inRequest = true;
@@ -120,6 +150,9 @@ final class Worker
     /** True when thinkgate said the client went away (a CANCEL frame is waiting). */
     private function cancelled(): bool
     {
+        if ($this->cancelSeen) {
+            return true;
+        }
         $r = [$this->in];
         $w = $e = null;
         if (@stream_select($r, $w, $e, 0) !== 1) {

@@ -99,6 +99,23 @@ return function (Request $r) use ($bootedAt) {
             return (string)$x;
         case '/booted':
             return (string)$bootedAt;
+        case '/gateway': // push and query from inside a request, over the worker pipe
+            $uid = (string)($r->get['uid'] ?? '');
+            $sent = \Thinkgate\Gateway::sendToUid($uid, ['from' => 'php', 'pid' => getmypid()]);
+            $ids = \Thinkgate\Gateway::getClientIdByUid($uid);
+            if ($ids) {
+                \Thinkgate\Gateway::setSession($ids[0], ['seen' => 'yes']);
+            }
+            try {
+                \Thinkgate\Gateway::sendToUid('', 'x');
+                $error = 'none';
+            } catch (\Thinkgate\GatewayException $e) {
+                $error = $e->errorCode;
+            }
+            return [
+                'sent' => $sent, 'online' => \Thinkgate\Gateway::isUidOnline($uid), 'ids' => $ids,
+                'session' => $ids ? \Thinkgate\Gateway::getSession($ids[0]) : null, 'error' => $error,
+            ];
     }
     return new Response('not found: ' . $r->path, 404);
 };
