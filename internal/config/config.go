@@ -28,6 +28,7 @@ type Config struct {
 	HTTP      HTTP      `toml:"http" doc:"The HTTP front of the resident PHP app; started only when php.entry is set."`
 	PHP       PHP       `toml:"php" doc:"Resident PHP workers: the app, the pool and its limits."`
 	Log       Log       `toml:"log" doc:"Logging."`
+	Events    Events    `toml:"events" doc:"Where WebSocket client events (connect, message, close; uid online and offline) go besides attached BusinessWorkers."`
 	Auth      Auth      `toml:"auth" doc:"Connect tokens (HS256 JWT) and the browser Origin allow-list."`
 	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
 }
@@ -110,6 +111,18 @@ type Log struct {
 	Access bool   `toml:"access" live:"" doc:"Log one line per request to the PHP app's HTTP listener."`
 }
 
+// Events configures the event sink.
+type Events struct {
+	Sink           string   `toml:"sink" doc:"none, or webhook: POST events to webhook_url (BusinessWorkers attached through gwcompat get them either way)."`
+	WebhookURL     string   `toml:"webhook_url" doc:"The app's URL that receives {\"events\": [...]} POSTs."`
+	WebhookSecret  string   `toml:"webhook_secret" doc:"Key of the X-Thinkgate-Signature HMAC-SHA256 header; the app checks it and the timestamp."`
+	WebhookBatch   int      `toml:"webhook_batch" doc:"Events per POST at most."`
+	WebhookWait    Duration `toml:"webhook_wait" doc:"How long an event may wait for others to share its POST."`
+	WebhookTimeout Duration `toml:"webhook_timeout" doc:"Time limit of one POST."`
+	WebhookRetries int      `toml:"webhook_retries" doc:"Further attempts, with growing pauses, for close and offline events after a failed POST; other events are not retried."`
+	OfflineDelay   Duration `toml:"offline_delay" doc:"An uid whose last client left is reported offline only after this long; back sooner (a reload), neither offline nor online is sent. 0 reports at once."`
+}
+
 // Auth configures connect tokens and Origin checks.
 type Auth struct {
 	Secret   string   `toml:"secret" doc:"HS256 key of connect tokens: ws://host:2828/?token=JWT or a first message {\"type\":\"auth\",\"token\":JWT} binds sub as the uid and joins groups. Empty: no tokens."`
@@ -163,7 +176,9 @@ func Default() Config {
 		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20},
 		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20,
 			RequestTimeout: Duration{60 * time.Second}, QueueTimeout: Duration{10 * time.Second}, BootTimeout: Duration{30 * time.Second}},
-		Log:     Log{Level: "info", Format: "text"},
+		Log: Log{Level: "info", Format: "text"},
+		Events: Events{Sink: "none", WebhookBatch: 100, WebhookWait: Duration{50 * time.Millisecond},
+			WebhookTimeout: Duration{5 * time.Second}, WebhookRetries: 5, OfflineDelay: Duration{3 * time.Second}},
 		Auth:    Auth{Timeout: Duration{10 * time.Second}},
 		Process: Process{StopTimeout: Duration{30 * time.Second}},
 	}
@@ -361,6 +376,14 @@ func (c *Config) Validate() error {
 		{"log.format", oneOf(c.Log.Format, "text", "json")},
 		{"process.stop_timeout", positiveDur(c.Process.StopTimeout)},
 		{"auth.timeout", positiveDur(c.Auth.Timeout)},
+		{"events.sink", oneOf(c.Events.Sink, "none", "webhook")},
+		{"events.webhook_url", requires(c.Events.Sink != "webhook" || strings.HasPrefix(c.Events.WebhookURL, "http://") || strings.HasPrefix(c.Events.WebhookURL, "https://"), "an http:// or https:// URL with events.sink = \"webhook\"")},
+		{"events.webhook_secret", requires(c.Events.Sink != "webhook" || c.Events.WebhookSecret != "", "a value with events.sink = \"webhook\"")},
+		{"events.webhook_batch", positive(c.Events.WebhookBatch)},
+		{"events.webhook_wait", positiveDur(c.Events.WebhookWait)},
+		{"events.webhook_timeout", positiveDur(c.Events.WebhookTimeout)},
+		{"events.webhook_retries", nonNegative(c.Events.WebhookRetries)},
+		{"events.offline_delay", nonNegativeDur(c.Events.OfflineDelay)},
 		{"auth.required", requires(!c.Auth.Required || c.Auth.Secret != "", "auth.secret")},
 	}
 	for _, ch := range checks {

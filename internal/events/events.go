@@ -22,3 +22,27 @@ type Sink interface {
 	Message(c *hub.Client, binary bool, data []byte)
 	Close(c *hub.Client)
 }
+
+// Multi passes every event to each of its sinks, in order.
+type Multi []Sink
+
+// Connect tells every sink.
+func (m Multi) Connect(c *Conn) {
+	for _, s := range m {
+		s.Connect(c)
+	}
+}
+
+// Message tells every sink.
+func (m Multi) Message(c *hub.Client, binary bool, data []byte) {
+	for _, s := range m {
+		s.Message(c, binary, data)
+	}
+}
+
+// Close tells every sink.
+func (m Multi) Close(c *hub.Client) {
+	for _, s := range m {
+		s.Close(c)
+	}
+}

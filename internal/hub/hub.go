@@ -50,8 +50,12 @@ type Hub struct {
 	// that ran: its operation, how many clients a send reached, and the
 	// frame's size.
 	Observe func(op Op, delivered, frameBytes int)
-	conns   atomic.Uint64 // connection sequence numbers
-	clients [shardCount]shard[*Client]
+	// Presence, when set, is told when a uid gets its first client (true)
+	// and loses its last (false), in that order per uid. It runs under the
+	// uid's shard lock: it must only record the change, never call the hub.
+	Presence func(uid string, online bool)
+	conns    atomic.Uint64 // connection sequence numbers
+	clients  [shardCount]shard[*Client]
 	// uids maps a uid to its clients; most uids have one to a few, so a
 	// slice is smaller and faster than a set.
 	uids   [shardCount]shard[[]*Client]
@@ -355,6 +359,9 @@ func (h *Hub) bindLocked(c *Client, uid string) {
 	s := &h.uids[h.shard(uid)]
 	s.mu.Lock()
 	s.m[uid] = append(s.m[uid], c)
+	if len(s.m[uid]) == 1 && h.Presence != nil {
+		h.Presence(uid, true)
+	}
 	s.mu.Unlock()
 }
 
@@ -367,6 +374,9 @@ func (h *Hub) unbindLocked(c *Client) {
 	list := slices.DeleteFunc(s.m[c.uid], func(x *Client) bool { return x == c })
 	if len(list) == 0 {
 		delete(s.m, c.uid)
+		if h.Presence != nil {
+			h.Presence(c.uid, false)
+		}
 	} else {
 		s.m[c.uid] = list
 	}

@@ -25,6 +25,7 @@ import (
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/config"
 	"thinkgate/internal/control"
+	"thinkgate/internal/events"
 	"thinkgate/internal/gwcompat"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/logging"
@@ -33,6 +34,7 @@ import (
 	"thinkgate/internal/procstat"
 	"thinkgate/internal/transport"
 	"thinkgate/internal/watch"
+	"thinkgate/internal/webhook"
 	phpsdk "thinkgate/php"
 )
 
@@ -79,6 +81,7 @@ type Node struct {
 	app      *http.Server
 	front    *appserver.Server // nil without a PHP app
 	gw       *gateway
+	hook     *webhook.Sink // nil unless events.sink = "webhook"
 
 	listeners map[string]net.Listener
 }
@@ -317,7 +320,16 @@ func (n *Node) Run(ctx context.Context) error {
 	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
 
 	var err error
-	n.gw = newGateway(n.Hub, n.cfg, n.workers, n.log)
+	sinks := events.Multi{n.workers}
+	if ev := n.cfg.Events; ev.Sink == "webhook" {
+		n.hook = webhook.New(webhook.Options{
+			URL: ev.WebhookURL, Secret: ev.WebhookSecret, BatchSize: ev.WebhookBatch, BatchWait: ev.WebhookWait.Duration,
+			Timeout: ev.WebhookTimeout.Duration, Retries: ev.WebhookRetries, OfflineDelay: ev.OfflineDelay.Duration,
+		}, n.log.With("component", "webhook"))
+		n.Hub.Presence = n.hook.Presence
+		sinks = append(sinks, n.hook)
+	}
+	n.gw = newGateway(n.Hub, n.cfg, sinks, n.log)
 	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.gw, n.log.With("listener", "ws"))
 	if err != nil {
 		n.closeListeners()
@@ -467,6 +479,11 @@ func (n *Node) shutdown() []error {
 	defer wcancel()
 	if err := n.ws.Shutdown(wctx); err != nil {
 		errs = append(errs, err)
+	}
+	if n.hook != nil { // after the clients, so their close events go out too
+		hctx, hcancel := context.WithTimeout(context.Background(), max(time.Until(deadline(sctx)), 2*time.Second))
+		defer hcancel()
+		keep(n.hook.Shutdown(hctx))
 	}
 	return errs
 }
