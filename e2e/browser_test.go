@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,4 +124,59 @@ func TestBrowser(t *testing.T) {
 	s.call("closeClient", map[string]any{"client_id": m.ClientID, "data": "bye"})
 	await("message", is("bye"))
 	await("close", is("1000"))
+}
+
+// TestBrowserResidentApp: headless Chromium opens a page that the resident
+// PHP app serves on the http listener; the page connects to the WebSocket
+// port, gets init, POSTs its client_id to the app, which binds it with
+// Thinkgate\Gateway (the GatewayWorker flow); a push to the uid then shows
+// in the page, whose DOM text the page reports back to the app.
+func TestBrowserResidentApp(t *testing.T) {
+	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
+	needPHP(t)
+	app, _ := filepath.Abs("testdata/chat")
+	s := start(t, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nentry = \"app.php\"\nworkers = 1", app))
+	base := "http://" + s.addr("http")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), base+"/?ws="+s.addr("ws"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("chromium stderr:\n%s", stderr.String())
+		}
+	}()
+	dom := func() string {
+		resp, err := http.Get(base + "/dom")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	waitText := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second) // Chromium's first start is slow on a loaded machine
+		for !strings.Contains(dom(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the page never showed %q; its DOM text is %q", want, dom())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitText("bound")
+	if got := s.call("sendToUid", map[string]any{"uid": "browser-user", "data": map[string]any{"text": "hello from the backend"}}); got != 1.0 {
+		t.Fatalf("sendToUid reached %v clients", got)
+	}
+	waitText("boundhello from the backend")
 }
