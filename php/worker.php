@@ -2,7 +2,8 @@
 // thinkgate's PHP worker, started by thinkgate with its protocol pipes on
 // fd 3 and fd 4:
 //   php worker.php APP_FILE              a plain app: APP_FILE runs once (boot) and returns
-//                                        the handler, function (Thinkgate\Request $r) { ... }
+//                                        the handler, function (Thinkgate\Request $r) { ... },
+//                                        or ['http' => that, 'ws' => function (Thinkgate\WsEvent $e) { ... }]
 //   php worker.php --thinkphp APP_ROOT   a ThinkPHP 6/8 app, booted once, sandboxed per request
 declare(strict_types=1);
 
@@ -24,9 +25,14 @@ if ($app === '' || !is_file($app)) {
     fwrite(STDERR, "thinkgate worker: app file '$app' not found\n");
     exit(2);
 }
-$handler = require $app;
-if (!is_callable($handler)) {
-    fwrite(STDERR, "thinkgate worker: $app must return a callable handler\n");
+$returned = require $app;
+$handler = is_array($returned) ? ($returned['http'] ?? null) : $returned;
+$ws = is_array($returned) ? ($returned['ws'] ?? null) : null;
+if ($handler === null && $ws !== null) {
+    $handler = static fn() => new Thinkgate\Response('this app serves WebSocket events only', 404);
+}
+if (!is_callable($handler) || ($ws !== null && !is_callable($ws))) {
+    fwrite(STDERR, "thinkgate worker: $app must return a callable handler, or ['http' => callable, 'ws' => callable]\n");
     exit(2);
 }
-$worker->serve($handler, ['adapter' => 'plain']);
+$worker->serve($handler, ['adapter' => 'plain', 'ws' => $ws !== null], $ws);

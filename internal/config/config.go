@@ -113,7 +113,7 @@ type Log struct {
 
 // Events configures the event sink.
 type Events struct {
-	Sink           string   `toml:"sink" doc:"none, or webhook: POST events to webhook_url (BusinessWorkers attached through gwcompat get them either way)."`
+	Sink           string   `toml:"sink" doc:"none; webhook: POST events to webhook_url; php: run them in the resident PHP workers (the app's 'ws' handler). BusinessWorkers attached through gwcompat get them either way."`
 	WebhookURL     string   `toml:"webhook_url" doc:"The app's URL that receives {\"events\": [...]} POSTs."`
 	WebhookSecret  string   `toml:"webhook_secret" doc:"Key of the X-Thinkgate-Signature HMAC-SHA256 header; the app checks it and the timestamp."`
 	WebhookBatch   int      `toml:"webhook_batch" doc:"Events per POST at most."`
@@ -376,7 +376,7 @@ func (c *Config) Validate() error {
 		{"log.format", oneOf(c.Log.Format, "text", "json")},
 		{"process.stop_timeout", positiveDur(c.Process.StopTimeout)},
 		{"auth.timeout", positiveDur(c.Auth.Timeout)},
-		{"events.sink", oneOf(c.Events.Sink, "none", "webhook")},
+		{"events.sink", oneOf(c.Events.Sink, "none", "webhook", "php")},
 		{"events.webhook_url", requires(c.Events.Sink != "webhook" || strings.HasPrefix(c.Events.WebhookURL, "http://") || strings.HasPrefix(c.Events.WebhookURL, "https://"), "an http:// or https:// URL with events.sink = \"webhook\"")},
 		{"events.webhook_secret", requires(c.Events.Sink != "webhook" || c.Events.WebhookSecret != "", "a value with events.sink = \"webhook\"")},
 		{"events.webhook_batch", positive(c.Events.WebhookBatch)},

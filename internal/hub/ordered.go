@@ -34,6 +34,10 @@ func (c *Client) Info() Info {
 	return Info{UID: c.uid, Groups: groups, Joined: c.groups != nil, Session: slices.Clone(c.session)}
 }
 
+// Close sends the client a close frame with code and reason after what is
+// queued, then closes its connection.
+func (c *Client) Close(code int, reason string) { c.conn.Close(code, reason) }
+
 // ConnectedAt is when the client connected.
 func (c *Client) ConnectedAt() time.Time { return time.Unix(0, c.since) }
 

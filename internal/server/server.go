@@ -329,6 +329,13 @@ func (n *Node) Run(ctx context.Context) error {
 		n.Hub.Presence = n.hook.Presence
 		sinks = append(sinks, n.hook)
 	}
+	if n.cfg.Events.Sink == "php" {
+		if n.pool == nil {
+			n.closeListeners()
+			return errors.New("events.sink: \"php\" needs a PHP app (php.entry, or a ThinkPHP project in php.app)")
+		}
+		sinks = append(sinks, newPHPSink(n.pool, n.Hub, n.log.With("component", "php-events")))
+	}
 	n.gw = newGateway(n.Hub, n.cfg, sinks, n.log)
 	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.gw, n.log.With("listener", "ws"))
 	if err != nil {

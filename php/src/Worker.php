@@ -42,8 +42,11 @@ final class Worker
         return new self($in, $out, $debug);
     }
 
-    /** Serves requests with $handler until thinkgate sends STOP or the pipe ends. */
-    public function serve(callable $handler, array $ready = []): void
+    /**
+     * Serves requests with $handler, and WebSocket events with $ws when
+     * given (events.sink = "php"), until thinkgate sends STOP or the pipe ends.
+     */
+    public function serve(callable $handler, array $ready = [], ?callable $ws = null): void
     {
         self::$current = $this;
         register_shutdown_function([$this, 'onShutdown']);
@@ -55,6 +58,9 @@ final class Worker
             switch ($type) {
                 case Protocol::REQUEST:
                     $this->handle($handler, json_decode($meta, true) ?: [], $body);
+                    break;
+                case Protocol::WS_EVENT:
+                    $this->event($ws, json_decode($meta, true) ?: [], $body);
                     break;
                 case Protocol::PING:
                     Protocol::write($this->out, Protocol::PONG);
@@ -119,6 +125,34 @@ final class Worker
         } finally {
             $this->inRequest = false;
             Request::clearGlobals();
+        }
+    }
+
+    /** Runs the app's WebSocket handler for one event and answers with its reply. */
+    private function event(?callable $ws, array $meta, string $body): void
+    {
+        $this->inRequest = true;
+        $this->answered = false;
+        $this->cancelSeen = false;
+        $this->obLevel = ob_get_level();
+        ob_start();
+        try {
+            $result = $ws !== null ? $ws(new WsEvent($meta, $body)) : null;
+            $stray = $this->collectOutput();
+            if ($stray !== '') {
+                fwrite(STDERR, "thinkgate worker: output during a WebSocket event (use the return value): " . substr($stray, 0, 200) . "\n");
+            }
+            $reply = is_array($result) ? json_encode($result, Protocol::JSON_FLAGS) : (is_string($result) ? $result : '');
+            $meta = ['status' => 200, 'reject' => $result === false, 'mem' => memory_get_usage(true)];
+            Protocol::write($this->out, Protocol::RESPONSE, 0, json_encode($meta, Protocol::JSON_FLAGS), $reply);
+            $this->answered = true;
+        } catch (\Throwable $e) {
+            $this->collectOutput();
+            fwrite(STDERR, "thinkgate worker: uncaught " . get_class($e) . ' in a WebSocket event: ' . $e->getMessage() . ' at ' . $e->getFile() . ':' . $e->getLine() . "\n");
+            Protocol::write($this->out, Protocol::ERROR, 0, json_encode(['message' => $e->getMessage()], Protocol::JSON_FLAGS), '');
+            $this->answered = true;
+        } finally {
+            $this->inRequest = false;
         }
     }
 

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"unicode/utf8"
+
+	"thinkgate/internal/events"
+	"thinkgate/internal/hub"
+	"thinkgate/internal/phpworker"
+)
+
+// phpSink hands WebSocket events to the resident PHP workers (events.sink =
+// "php"): each event is a WS_EVENT frame to any free worker, one in flight
+// per client so a client's events stay in order. A reply is sent back to
+// that client; false from a connect handler closes it with 4003. A client
+// with nothing pending costs nothing here.
+type phpSink struct {
+	pool *phpworker.Pool
+	hub  *hub.Hub
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	queues map[*hub.Client][]wsEvent
+}
+
+// closeRejected is the close code for a client the app's connect handler refused.
+const closeRejected = 4003
+
+type wsEvent struct {
+	meta []byte
+	body []byte
+	kind string
+}
+
+type wsEventMeta struct {
+	Event    string            `json:"event"`
+	ClientID string            `json:"client_id"`
+	UID      string            `json:"uid,omitempty"`
+	Binary   bool              `json:"binary,omitempty"`
+	URI      string            `json:"uri,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Remote   string            `json:"remote,omitempty"`
+}
+
+func newPHPSink(pool *phpworker.Pool, h *hub.Hub, log *slog.Logger) *phpSink {
+	return &phpSink{pool: pool, hub: h, log: log, queues: map[*hub.Client][]wsEvent{}}
+}
+
+func (s *phpSink) Connect(c *events.Conn) {
+	m := wsEventMeta{Event: "connect", ClientID: c.Client.ID, UID: c.Client.UID()}
+	if r := c.Request; r != nil {
+		m.URI, m.Headers = r.URI, map[string]string{}
+		for _, h := range r.Headers {
+			m.Headers[h.Name] = h.Value
+		}
+		if r.RemoteAddr != nil {
+			m.Remote = r.RemoteAddr.String()
+		}
+	}
+	s.enqueue(c.Client, m, nil)
+}
+
+func (s *phpSink) Message(c *hub.Client, binary bool, data []byte) {
+	// data is only valid during this call.
+	s.enqueue(c, wsEventMeta{Event: "message", ClientID: c.ID, UID: c.UID(), Binary: binary}, append([]byte(nil), data...))
+}
+
+func (s *phpSink) Close(c *hub.Client) {
+	s.enqueue(c, wsEventMeta{Event: "close", ClientID: c.ID, UID: c.UID()}, nil)
+}
+
+// enqueue queues an event for c and starts its drain when none runs.
+func (s *phpSink) enqueue(c *hub.Client, m wsEventMeta, body []byte) {
+	meta, _ := json.Marshal(m)
+	s.mu.Lock()
+	q, running := s.queues[c]
+	s.queues[c] = append(q, wsEvent{meta: meta, body: body, kind: m.Event})
+	s.mu.Unlock()
+	if !running {
+		go s.drain(c)
+	}
+}
+
+// drain runs c's events one after another until none is left.
+func (s *phpSink) drain(c *hub.Client) {
+	for {
+		s.mu.Lock()
+		q := s.queues[c]
+		if len(q) == 0 {
+			delete(s.queues, c)
+			s.mu.Unlock()
+			return
+		}
+		e := q[0]
+		q[0] = wsEvent{}
+		s.queues[c] = q[1:]
+		s.mu.Unlock()
+		s.run(c, e)
+	}
+}
+
+// run hands one event to a worker and acts on its reply.
+func (s *phpSink) run(c *hub.Client, e wsEvent) {
+	// The pool bounds the wait for a worker (php.queue_timeout) and the
+	// handler's run (php.request_timeout).
+	var reply *phpworker.Frame
+	err := s.pool.Serve(context.Background(), &phpworker.Frame{Type: phpworker.TypeWSEvent, Meta: e.meta, Body: e.body}, func(f *phpworker.Frame) error {
+		if reply == nil {
+			reply = f
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("websocket event not handled by PHP", "event", e.kind, "client_id", c.ID, "err", err)
+		return
+	}
+	if reply == nil || reply.Type != phpworker.TypeResp {
+		return // an ERROR frame: PHP logged the exception
+	}
+	var m struct {
+		Reject bool `json:"reject"`
+	}
+	json.Unmarshal(reply.Meta, &m)
+	if e.kind == "connect" && m.Reject {
+		c.Close(closeRejected, "rejected by the app")
+		return
+	}
+	if len(reply.Body) > 0 && e.kind != "close" {
+		if utf8.Valid(reply.Body) {
+			s.hub.Send(c, hub.NewText(reply.Body))
+		} else {
+			s.hub.Send(c, &hub.Message{Binary: true, Data: reply.Body})
+		}
+	}
+}
