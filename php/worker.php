@@ -4,7 +4,8 @@
 //   php worker.php APP_FILE              a plain app: APP_FILE runs once (boot) and returns
 //                                        the handler, function (Thinkgate\Request $r) { ... },
 //                                        or ['http' => that, 'ws' => function (Thinkgate\WsEvent $e) { ... }]
-//   php worker.php --thinkphp APP_ROOT   a ThinkPHP 6/8 app, booted once, sandboxed per request
+//   php worker.php --thinkphp APP_ROOT   a ThinkPHP 6/8 app, booted once, sandboxed per request;
+//                                        WebSocket events through its router (ThinkPHP\Events)
 declare(strict_types=1);
 
 require __DIR__ . '/autoload.php';
@@ -17,7 +18,18 @@ if (($argv[1] ?? '') === '--thinkphp') {
         exit(2);
     }
     $adapter = Thinkgate\ThinkPHP\Adapter::boot($root);
-    $worker->serve($adapter, ['adapter' => 'thinkphp', 'framework' => \think\App::VERSION]);
+    // events.on_*: controller paths for WebSocket events and the worker's life.
+    if (($start = getenv('THINKGATE_ON_WORKER_START')) !== false && $start !== '') {
+        Thinkgate\ThinkPHP\Events::hook($adapter, $start);
+    }
+    $ws = Thinkgate\ThinkPHP\Events::handler($adapter, [
+        'connect' => (string)getenv('THINKGATE_ON_CONNECT'), 'message' => (string)getenv('THINKGATE_ON_MESSAGE'),
+        'close' => (string)getenv('THINKGATE_ON_CLOSE'),
+    ]);
+    $worker->serve($adapter, ['adapter' => 'thinkphp', 'framework' => \think\App::VERSION], $ws);
+    if (($stop = getenv('THINKGATE_ON_WORKER_STOP')) !== false && $stop !== '') {
+        Thinkgate\ThinkPHP\Events::hook($adapter, $stop);
+    }
     exit(0);
 }
 $app = $argv[1] ?? '';

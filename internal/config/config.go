@@ -120,6 +120,11 @@ type Events struct {
 	WebhookWait    Duration `toml:"webhook_wait" doc:"How long an event may wait for others to share its POST."`
 	WebhookTimeout Duration `toml:"webhook_timeout" doc:"Time limit of one POST."`
 	WebhookRetries int      `toml:"webhook_retries" doc:"Further attempts, with growing pauses, for close and offline events after a failed POST; other events are not retried."`
+	OnConnect      string   `toml:"on_connect" doc:"ThinkPHP with sink = php: the controller path (index/Ws/connect) that handles a client's connect; an answer of status 400 or more refuses it."`
+	OnMessage      string   `toml:"on_message" doc:"ThinkPHP with sink = php: the path for messages that are not JSON with a pathInfo field (those go to their pathInfo)."`
+	OnClose        string   `toml:"on_close" doc:"ThinkPHP with sink = php: the path that handles a client's close."`
+	OnWorkerStart  string   `toml:"on_worker_start" doc:"ThinkPHP: a path requested once in each PHP worker after it boots."`
+	OnWorkerStop   string   `toml:"on_worker_stop" doc:"ThinkPHP: a path requested once in each PHP worker before it exits."`
 	OfflineDelay   Duration `toml:"offline_delay" doc:"An uid whose last client left is reported offline only after this long; back sooner (a reload), neither offline nor online is sent. 0 reports at once."`
 }
 

@@ -154,7 +154,7 @@ func (n *Node) Reload() control.ReloadReport {
 		}
 	}
 	if n.pool != nil {
-		spec, opts, err := poolConfig(cfg.PHP, n.push)
+		spec, opts, err := poolConfig(cfg, n.push)
 		if err != nil {
 			fail(err)
 		} else {

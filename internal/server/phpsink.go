@@ -15,8 +15,9 @@ import (
 // phpSink hands WebSocket events to the resident PHP workers (events.sink =
 // "php"): each event is a WS_EVENT frame to any free worker, one in flight
 // per client so a client's events stay in order. A reply is sent back to
-// that client; false from a connect handler closes it with 4003. A client
-// with nothing pending costs nothing here.
+// that client; false from a connect handler closes it with 4003. Each
+// client's handshake (URI, headers, address) is kept while it is connected,
+// since every event carries it (ThinkPHP's pseudo-requests need its cookies).
 type phpSink struct {
 	pool *phpworker.Pool
 	hub  *hub.Hub
@@ -24,6 +25,14 @@ type phpSink struct {
 
 	mu     sync.Mutex
 	queues map[*hub.Client][]wsEvent
+	shakes map[*hub.Client]*handshake // every event carries its client's handshake
+}
+
+// handshake is what a client's connect request said.
+type handshake struct {
+	uri     string
+	headers map[string]string
+	remote  string
 }
 
 // closeRejected is the close code for a client the app's connect handler refused.
@@ -46,21 +55,24 @@ type wsEventMeta struct {
 }
 
 func newPHPSink(pool *phpworker.Pool, h *hub.Hub, log *slog.Logger) *phpSink {
-	return &phpSink{pool: pool, hub: h, log: log, queues: map[*hub.Client][]wsEvent{}}
+	return &phpSink{pool: pool, hub: h, log: log, queues: map[*hub.Client][]wsEvent{}, shakes: map[*hub.Client]*handshake{}}
 }
 
 func (s *phpSink) Connect(c *events.Conn) {
-	m := wsEventMeta{Event: "connect", ClientID: c.Client.ID, UID: c.Client.UID()}
+	hs := &handshake{headers: map[string]string{}}
 	if r := c.Request; r != nil {
-		m.URI, m.Headers = r.URI, map[string]string{}
+		hs.uri = r.URI
 		for _, h := range r.Headers {
-			m.Headers[h.Name] = h.Value
+			hs.headers[h.Name] = h.Value
 		}
 		if r.RemoteAddr != nil {
-			m.Remote = r.RemoteAddr.String()
+			hs.remote = r.RemoteAddr.String()
 		}
 	}
-	s.enqueue(c.Client, m, nil)
+	s.mu.Lock()
+	s.shakes[c.Client] = hs
+	s.mu.Unlock()
+	s.enqueue(c.Client, wsEventMeta{Event: "connect", ClientID: c.Client.ID, UID: c.Client.UID()}, nil)
 }
 
 func (s *phpSink) Message(c *hub.Client, binary bool, data []byte) {
@@ -70,12 +82,19 @@ func (s *phpSink) Message(c *hub.Client, binary bool, data []byte) {
 
 func (s *phpSink) Close(c *hub.Client) {
 	s.enqueue(c, wsEventMeta{Event: "close", ClientID: c.ID, UID: c.UID()}, nil)
+	s.mu.Lock()
+	delete(s.shakes, c)
+	s.mu.Unlock()
 }
 
-// enqueue queues an event for c and starts its drain when none runs.
+// enqueue queues an event for c, with its handshake, and starts its drain
+// when none runs.
 func (s *phpSink) enqueue(c *hub.Client, m wsEventMeta, body []byte) {
-	meta, _ := json.Marshal(m)
 	s.mu.Lock()
+	if hs := s.shakes[c]; hs != nil {
+		m.URI, m.Headers, m.Remote = hs.uri, hs.headers, hs.remote
+	}
+	meta, _ := json.Marshal(m)
 	q, running := s.queues[c]
 	s.queues[c] = append(q, wsEvent{meta: meta, body: body, kind: m.Event})
 	s.mu.Unlock()

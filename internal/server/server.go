@@ -127,7 +127,7 @@ func Listen(cfg config.Config, logs *logging.Logger) (*Node, error) {
 	}
 	n.Hub = hub.New(ids)
 	if hasApp(cfg) {
-		if n.pool, err = startPool(cfg.PHP, n.push, log); err != nil {
+		if n.pool, err = startPool(cfg, n.push, log); err != nil {
 			n.closeListeners()
 			return nil, err
 		}
@@ -189,8 +189,8 @@ func isThinkPHP(dir string) bool {
 
 // startPool installs the PHP SDK and boots the workers; a broken app fails
 // here with PHP's own error.
-func startPool(c config.PHP, push func([]byte) []byte, log *slog.Logger) (*phpworker.Pool, error) {
-	spec, opts, err := poolConfig(c, push)
+func startPool(cfg config.Config, push func([]byte) []byte, log *slog.Logger) (*phpworker.Pool, error) {
+	spec, opts, err := poolConfig(cfg, push)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,8 @@ func startPool(c config.PHP, push func([]byte) []byte, log *slog.Logger) (*phpwo
 // poolConfig turns the php section into the pool's spec and options,
 // installing the PHP SDK the workers run; push serves Gateway calls made
 // inside requests.
-func poolConfig(c config.PHP, push func([]byte) []byte) (phpworker.Spec, phpworker.PoolOptions, error) {
+func poolConfig(cfg config.Config, push func([]byte) []byte) (phpworker.Spec, phpworker.PoolOptions, error) {
+	c := cfg.PHP
 	var spec phpworker.Spec
 	var opts phpworker.PoolOptions
 	worker, err := phpsdk.Install(os.TempDir())
@@ -236,6 +237,13 @@ func poolConfig(c config.PHP, push func([]byte) []byte) (phpworker.Spec, phpwork
 	env := []string{}
 	if c.Debug {
 		env = append(env, "THINKGATE_DEBUG=1")
+	}
+	ev := cfg.Events
+	for name, path := range map[string]string{"CONNECT": ev.OnConnect, "MESSAGE": ev.OnMessage, "CLOSE": ev.OnClose,
+		"WORKER_START": ev.OnWorkerStart, "WORKER_STOP": ev.OnWorkerStop} {
+		if path != "" {
+			env = append(env, "THINKGATE_ON_"+name+"="+path)
+		}
 	}
 	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration, Push: push}
 	opts = phpworker.PoolOptions{
