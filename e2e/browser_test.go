@@ -60,23 +60,7 @@ func TestBrowser(t *testing.T) {
 	}))
 	defer page.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), page.URL+"/")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("chromium stderr:\n%s", stderr.String())
-		}
-	}()
+	openInChromium(t, chromium, page.URL+"/")
 
 	// await returns the first event matching kind and pred, failing after 30 s
 	// (Chromium's first start is slow on a loaded machine).
@@ -138,23 +122,7 @@ func TestBrowserResidentApp(t *testing.T) {
 	s := start(t, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nentry = \"app.php\"\nworkers = 1", app))
 	base := "http://" + s.addr("http")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), base+"/?ws="+s.addr("ws"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("chromium stderr:\n%s", stderr.String())
-		}
-	}()
+	openInChromium(t, chromium, base+"/?ws="+s.addr("ws"))
 	dom := func() string {
 		resp, err := http.Get(base + "/dom")
 		if err != nil {
@@ -179,4 +147,27 @@ func TestBrowserResidentApp(t *testing.T) {
 		t.Fatalf("sendToUid reached %v clients", got)
 	}
 	waitText("boundhello from the backend")
+}
+
+// openInChromium opens url in headless Chromium until the test ends, and
+// shows Chromium's stderr if the test failed.
+func openInChromium(t *testing.T, chromium, url string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), url)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("chromium stderr:\n%s", stderr.String())
+		}
+	})
 }

@@ -405,21 +405,7 @@ func TestReloadSignals(t *testing.T) {
 			return d.status().Listeners["http"].PHP.Gen == gen+i+1
 		})
 	}
-	s := d.server()
-	slow := make(chan int, 1)
-	go func() {
-		resp, err := http.Get("http://" + s.addr("http") + "/sleep?ms=1000")
-		if err != nil {
-			slow <- 0
-			return
-		}
-		resp.Body.Close()
-		slow <- resp.StatusCode
-	}()
-	waitUntil(t, "the slow request to reach PHP", func() bool {
-		p := d.status().Listeners["http"].PHP
-		return len(p.Procs) > 0 && (p.Procs[0].State == "busy" || len(p.Procs) > 1 && p.Procs[1].State == "busy")
-	})
+	slow := d.slowRequest(1000)
 	syscall.Kill(pid, syscall.SIGQUIT)
 	if code := <-slow; code != 200 {
 		t.Fatalf("request in flight during SIGQUIT: status %d, want 200", code)
@@ -428,9 +414,23 @@ func TestReloadSignals(t *testing.T) {
 
 	d.must("start", "-d")
 	pid = d.pid()
-	s = d.server()
+	slow = d.slowRequest(3000)
+	syscall.Kill(pid, syscall.SIGINT)
+	if code := <-slow; code == 200 {
+		t.Fatal("a request in flight survived SIGINT (fast stop): it was waited for")
+	}
+	waitUntil(t, "the daemon to exit after SIGINT", func() bool { return !running(pid) })
+}
+
+// slowRequest sends GET /sleep?ms=ms to the daemon's app and returns, once
+// a PHP worker is busy with it, a channel that gets its status (0 when the
+// request failed).
+func (d *instanceDir) slowRequest(ms int) <-chan int {
+	d.t.Helper()
+	s := d.server()
+	slow := make(chan int, 1)
 	go func() {
-		resp, err := http.Get("http://" + s.addr("http") + "/sleep?ms=3000")
+		resp, err := http.Get(fmt.Sprintf("http://%s/sleep?ms=%d", s.addr("http"), ms))
 		if err != nil {
 			slow <- 0
 			return
@@ -438,15 +438,15 @@ func TestReloadSignals(t *testing.T) {
 		resp.Body.Close()
 		slow <- resp.StatusCode
 	}()
-	waitUntil(t, "the slow request to reach PHP", func() bool {
-		p := d.status().Listeners["http"].PHP
-		return len(p.Procs) > 0 && p.Procs[0].State == "busy"
+	waitUntil(d.t, "the slow request to reach PHP", func() bool {
+		for _, p := range d.status().Listeners["http"].PHP.Procs {
+			if p.State == "busy" {
+				return true
+			}
+		}
+		return false
 	})
-	syscall.Kill(pid, syscall.SIGINT)
-	if code := <-slow; code == 200 {
-		t.Fatal("a request in flight survived SIGINT (fast stop): it was waited for")
-	}
-	waitUntil(t, "the daemon to exit after SIGINT", func() bool { return !running(pid) })
+	return slow
 }
 
 // running reports whether pid is a live process: not gone and not a zombie

@@ -542,7 +542,12 @@ type apiClient struct {
 
 func (a *apiClient) post(method string, body any) ([]byte, error) {
 	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(context.Background(), "POST", a.base+"/api/"+method, bytes.NewReader(b))
+	return a.do("POST", "/api/"+method, bytes.NewReader(b))
+}
+
+// do sends one request with the key and returns the body of a 200 answer.
+func (a *apiClient) do(method, path string, body io.Reader) ([]byte, error) {
+	req, _ := http.NewRequestWithContext(context.Background(), method, a.base+path, body)
 	if a.key != "" {
 		req.Header.Set("Authorization", "Bearer "+a.key)
 	}
@@ -561,22 +566,10 @@ func (a *apiClient) post(method string, body any) ([]byte, error) {
 // heapAfterGC asks the server to collect garbage (the profiler's gc=1)
 // and returns its Go heap from /status.
 func (a *apiClient) heapAfterGC() (int64, error) {
-	get := func(path string) ([]byte, error) {
-		req, _ := http.NewRequest("GET", a.base+path, nil)
-		if a.key != "" {
-			req.Header.Set("Authorization", "Bearer "+a.key)
-		}
-		resp, err := a.http.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		return io.ReadAll(resp.Body)
-	}
-	if _, err := get("/debug/pprof/heap?gc=1"); err != nil {
+	if _, err := a.do("GET", "/debug/pprof/heap?gc=1", nil); err != nil {
 		return 0, err
 	}
-	b, err := get("/status")
+	b, err := a.do("GET", "/status", nil)
 	if err != nil {
 		return 0, err
 	}

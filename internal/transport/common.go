@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+
+	"thinkgate/internal/accept"
 )
 
 // What both transports share: the handshake, the order in which a peer
@@ -109,6 +111,29 @@ func (b *base) message(c interface {
 		return
 	}
 	c.deliver(binary, msg)
+}
+
+// server is what a transport gives base.serve.
+type server interface {
+	begin(ln net.Listener) bool // records ln; false once shut down
+	stopped() <-chan struct{}   // closed by Shutdown
+	each(fn func(pingable))     // every connection
+	handle(nc net.Conn)         // an admitted connection
+}
+
+// serve runs s's accept loop on ln: the server ping starts, and each
+// admitted connection goes to s.handle.
+func (b *base) serve(ln net.Listener, s server) error {
+	if !s.begin(ln) {
+		return nil
+	}
+	go b.pingIdle(s.stopped(), s.each)
+	return accept.Loop(ln, b.log, func(nc net.Conn) {
+		b.accepted.Add(1)
+		if b.admit(nc) {
+			s.handle(nc)
+		}
+	})
 }
 
 // pingable is a connection the server ping looks at.

@@ -17,8 +17,6 @@ import (
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
-
-	"thinkgate/internal/accept"
 )
 
 // The epoll transport holds an upgraded connection as a raw file
@@ -82,22 +80,23 @@ func NewEpoll(opts Options, h Handler, log *slog.Logger) (Transport, error) {
 	return t, nil
 }
 
-func (t *epollT) Serve(ln net.Listener) error {
+func (t *epollT) Serve(ln net.Listener) error { return t.serve(ln, t) }
+
+func (t *epollT) begin(ln net.Listener) bool {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.shutdown {
-		t.mu.Unlock()
-		return nil
+		return false
 	}
 	t.ln = ln
-	t.mu.Unlock()
-	go t.pingIdle(t.stop, t.each)
-	return accept.Loop(ln, t.log, func(nc net.Conn) {
-		t.accepted.Add(1)
-		if t.admit(nc) {
-			t.sem <- struct{}{}
-			go t.handshake(nc)
-		}
-	})
+	return true
+}
+
+func (t *epollT) stopped() <-chan struct{} { return t.stop }
+
+func (t *epollT) handle(nc net.Conn) {
+	t.sem <- struct{}{} // at maxHandshakes the accept loop waits here
+	go t.handshake(nc)
 }
 
 // handshake takes nc's descriptor over, upgrades it and registers it.

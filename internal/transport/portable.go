@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-
-	"thinkgate/internal/accept"
 )
 
 // portable is the goroutine-per-connection Transport: one reader goroutine
@@ -40,22 +38,21 @@ func NewPortable(opts Options, h Handler, log *slog.Logger) Transport {
 	return p
 }
 
-func (p *portable) Serve(ln net.Listener) error {
+func (p *portable) Serve(ln net.Listener) error { return p.serve(ln, p) }
+
+func (p *portable) begin(ln net.Listener) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.shutdown {
-		p.mu.Unlock()
-		return nil
+		return false
 	}
 	p.ln = ln
-	p.mu.Unlock()
-	go p.pingIdle(p.stop, p.each)
-	return accept.Loop(ln, p.log, func(nc net.Conn) {
-		p.accepted.Add(1)
-		if p.admit(nc) {
-			go p.serveConn(nc)
-		}
-	})
+	return true
 }
+
+func (p *portable) stopped() <-chan struct{} { return p.stop }
+
+func (p *portable) handle(nc net.Conn) { go p.serveConn(nc) }
 
 func (p *portable) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
