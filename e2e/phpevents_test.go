@@ -101,4 +101,32 @@ func TestPHPEventSink(t *testing.T) {
 			t.Fatalf("observer got %q", m)
 		}
 	}
+
+	// A client that floods faster than PHP answers is closed with 1013;
+	// the others are served meanwhile.
+	flood := s.dial()
+	flood.read() // welcome
+	for k := range 600 {
+		if flood.WriteText(fmt.Sprint("slow ", k)) != nil {
+			break
+		}
+	}
+	other := s.dial()
+	other.read()
+	other.WriteText("still served")
+	if m := other.read(); m != "echo: still served" {
+		t.Fatalf("another client during the flood: %q", m)
+	}
+	for {
+		f, err := flood.ReadFrame(30 * time.Second)
+		if err != nil {
+			t.Fatalf("flooding client: %v, want close 1013", err)
+		}
+		if f.Op == ws.OpClose {
+			if f.CloseCode() != 1013 {
+				t.Fatalf("flooding client closed with %d, want 1013", f.CloseCode())
+			}
+			break
+		}
+	}
 }

@@ -38,6 +38,11 @@ type handshake struct {
 // closeRejected is the close code for a client the app's connect handler refused.
 const closeRejected = 4003
 
+// maxPendingEvents bounds one client's events waiting for PHP; a client that
+// sends faster than the app handles its messages is closed with 1013 (try
+// again later) instead of growing the queue without end.
+const maxPendingEvents = 256
+
 type wsEvent struct {
 	meta []byte
 	body []byte
@@ -96,6 +101,12 @@ func (s *phpSink) enqueue(c *hub.Client, m wsEventMeta, body []byte) {
 	}
 	meta, _ := json.Marshal(m)
 	q, running := s.queues[c]
+	if len(q) >= maxPendingEvents && m.Event == "message" {
+		s.mu.Unlock()
+		s.log.Warn("client closed: too many messages waiting for PHP", "client_id", c.ID, "pending", len(q))
+		c.Close(1013, "too many pending messages")
+		return
+	}
 	s.queues[c] = append(q, wsEvent{meta: meta, body: body, kind: m.Event})
 	s.mu.Unlock()
 	if !running {
