@@ -34,8 +34,11 @@ import (
 // that, releases it.
 
 // maxHandshakes bounds handshakes in progress: in a connection storm the
-// accept loop waits and the kernel's backlog holds the rest.
-const maxHandshakes = 512
+// accept loop waits and the kernel's backlog holds the rest. It is high
+// enough that clients which open a socket and never finish the handshake
+// (each held up to ws.handshake_timeout) would need thousands of sockets to
+// hold up everyone else; a handshake's goroutine costs a few KiB meanwhile.
+const maxHandshakes = 4096
 
 // readBufferSize is each loop's read buffer: one read takes at most this much.
 const readBufferSize = 64 << 10
