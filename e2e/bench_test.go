@@ -12,11 +12,11 @@ import (
 // connect every client, see every push it sent arrive, and finish every
 // broadcast round. Its timings are not checked here (see docs/BENCHMARKS.md).
 func TestLoadTool(t *testing.T) {
-	for _, via := range []string{"http", "inner"} {
+	for _, via := range []string{"http", "inner", "text"} {
 		t.Run(via, func(t *testing.T) {
 			s := start(t, "[log]\nlevel = \"info\"\n[gwcompat]\nsecret = \"k\"")
 			cmd := exec.Command(binary, "bench", "-ws", "ws://"+s.addr("ws")+"/", "-api", "http://"+s.addr("api"),
-				"-via", via, "-calls-duration", "300ms", "-inner", s.addr("inner"), "-secret", "k", "-senders", "4",
+				"-via", via, "-calls-duration", "300ms", "-inner", s.addr("inner"), "-text", s.addr("text"), "-secret", "k", "-senders", "4",
 				"-n", "60", "-procs", "2", "-rate", "200", "-duration", "1s", "-rounds", "3", "-pid", fmt.Sprint(s.cmd.Process.Pid))
 			out, err := cmd.CombinedOutput()
 			if err != nil {

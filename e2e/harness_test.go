@@ -32,7 +32,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "thinkgate")
-	build := exec.Command("go", "build", "-race", "-o", binary, "../cmd/thinkgate")
+	// Built with the race detector, except for benchmarks that ask not to
+	// (E2E_RACE=0), whose figures the detector would distort.
+	args := []string{"build", "-race", "-o", binary, "../cmd/thinkgate"}
+	if os.Getenv("E2E_RACE") == "0" {
+		args = []string{"build", "-o", binary, "../cmd/thinkgate"}
+	}
+	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building thinkgate:", err)
@@ -45,7 +51,7 @@ func TestMain(m *testing.M) {
 
 // server is one running thinkgate process.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	addrs map[string]string // listener name -> host:port
 	mu    sync.Mutex
@@ -71,7 +77,7 @@ level = "debug"
 
 // start runs thinkgate with baseConfig plus extra (TOML appended; later keys
 // of the same table must be given with dotted names, e.g. ws.init_message = false).
-func start(t *testing.T, extra string) *server {
+func start(t testing.TB, extra string) *server {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "thinkgate.toml")
 	if err := os.WriteFile(cfg, []byte(mergeTOML(baseConfig, extra)), 0o644); err != nil {
@@ -82,14 +88,14 @@ func start(t *testing.T, extra string) *server {
 
 // startFile runs thinkgate with the config file at path; logs are forced to
 // JSON so the harness can read the listening addresses.
-func startFile(t *testing.T, path string) *server {
+func startFile(t testing.TB, path string) *server {
 	t.Helper()
 	return startWrapped(t, path)
 }
 
 // startWrapped runs thinkgate with the config file at path, as the last
 // arguments of wrapper when one is given (e.g. a shell that sets ulimit).
-func startWrapped(t *testing.T, path string, wrapper ...string) *server {
+func startWrapped(t testing.TB, path string, wrapper ...string) *server {
 	t.Helper()
 	s := &server{t: t, addrs: map[string]string{}, exit: make(chan error, 1)}
 	argv := append(wrapper, binary, "start", "-c", path)
@@ -236,7 +242,7 @@ func (s *server) post(path string, body any, key string) (int, []byte) {
 // client is one real WebSocket client.
 type client struct {
 	*wsclient.Conn
-	t  *testing.T
+	t  testing.TB
 	ID string
 }
 

@@ -130,3 +130,58 @@ func TestPHPEventSink(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPHPEvents: one client's messages through events.sink = "php"
+// and back (the app echoes each), up to 64 sent ahead of the replies (under
+// the 256 a client may have waiting): the cost of an event through the
+// pool, one in flight per client.
+//
+//	E2E_RACE=0 go test -run XXX -bench PHPEvents -benchtime 4000x ./e2e
+func BenchmarkPHPEvents(b *testing.B) {
+	benchEvents(b, 1)
+}
+
+// BenchmarkPHPEventsParallel: the same with 8 clients at once on 2 workers.
+func BenchmarkPHPEventsParallel(b *testing.B) { benchEvents(b, 8) }
+
+func benchEvents(b *testing.B, clients int) {
+	app, _ := filepath.Abs("testdata/events")
+	s := start(b, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nentry = \"app.php\"\nworkers = 2\n[events]\nsink = \"php\"\n[log]\nlevel = \"info\"", app))
+	conns := make([]*wsclient.Conn, clients)
+	for i := range conns {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := wsclient.Dial(ctx, "ws://"+s.addr("ws")+"/", nil)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		c.ReadText(5 * time.Second) // init
+		c.ReadText(5 * time.Second) // welcome
+		conns[i] = c
+	}
+	per := max(1, b.N/clients)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			window := make(chan struct{}, 64)
+			go func() {
+				for k := range per {
+					window <- struct{}{}
+					c.WriteText(fmt.Sprint(k))
+				}
+			}()
+			for range per {
+				if _, err := c.ReadText(30 * time.Second); err != nil {
+					b.Error(err)
+					return
+				}
+				<-window
+			}
+		}()
+	}
+	wg.Wait()
+}

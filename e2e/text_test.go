@@ -15,7 +15,7 @@ import (
 
 // textConn is one Text port connection.
 type textConn struct {
-	t *testing.T
+	t testing.TB
 	net.Conn
 	r *bufio.Reader
 }
