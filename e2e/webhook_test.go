@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,5 +166,57 @@ try { Thinkgate\Webhook::verify('wrong', %q, %q, 'x'); } catch (UnexpectedValueE
 	json.Unmarshal(body, &last)
 	if want := fmt.Sprintf("%d %s refused", len(last.Events), last.Events[0].Type); err != nil || string(out) != want {
 		t.Fatalf("php: %v %q, want %q", err, out, want)
+	}
+}
+
+// TestWebhookReload: reload points the webhook at a new URL with a new
+// secret; events after it go there, signed with the new secret.
+func TestWebhookReload(t *testing.T) {
+	old := &receiver{t: t}
+	hsOld := httptest.NewServer(old)
+	defer hsOld.Close()
+	const newSecret = "rotated-secret"
+	var mu sync.Mutex
+	var got []webhook.Event
+	hsNew := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhook.Verify(newSecret, r.Header.Get("X-Thinkgate-Timestamp"), r.Header.Get("X-Thinkgate-Signature"), body, time.Now(), 5*time.Minute); err != nil {
+			http.Error(w, err.Error(), 401)
+			return
+		}
+		var b struct{ Events []webhook.Event }
+		json.Unmarshal(body, &b)
+		mu.Lock()
+		got = append(got, b.Events...)
+		mu.Unlock()
+	}))
+	defer hsNew.Close()
+	cfg := filepath.Join(t.TempDir(), "thinkgate.toml")
+	write := func(url, secret string) {
+		os.WriteFile(cfg, []byte(mergeTOML(baseConfig, fmt.Sprintf("[events]\nsink = \"webhook\"\nwebhook_url = %q\nwebhook_secret = %q", url, secret))), 0o644)
+	}
+	write(hsOld.URL, authSecret)
+	s := startFile(t, cfg)
+	c := s.dial()
+	old.wait(t, "connect before the reload", func(e webhook.Event) bool { return e.Type == "connect" && e.ClientID == c.ID })
+
+	write(hsNew.URL, newSecret)
+	s.cmd.Process.Signal(syscall.SIGUSR1)
+	waitFor(t, func() bool {
+		return strings.Contains(s.logs(), `"applied":["events.webhook_url","events.webhook_secret"]`)
+	})
+	c.WriteText("after the reload")
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range got {
+			if e.Type == "message" && e.Data == "after the reload" {
+				return true
+			}
+		}
+		return false
+	})
+	if n := len(old.find(func(e webhook.Event) bool { return e.Type == "message" })); n != 0 {
+		t.Fatalf("the old URL still got %d messages", n)
 	}
 }

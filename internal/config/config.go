@@ -114,18 +114,18 @@ type Log struct {
 // Events configures the event sink.
 type Events struct {
 	Sink           string   `toml:"sink" doc:"none; webhook: POST events to webhook_url; php: run them in the resident PHP workers (the app's 'ws' handler). BusinessWorkers attached through gwcompat get them either way."`
-	WebhookURL     string   `toml:"webhook_url" doc:"The app's URL that receives {\"events\": [...]} POSTs."`
-	WebhookSecret  string   `toml:"webhook_secret" doc:"Key of the X-Thinkgate-Signature HMAC-SHA256 header; the app checks it and the timestamp."`
-	WebhookBatch   int      `toml:"webhook_batch" doc:"Events per POST at most."`
-	WebhookWait    Duration `toml:"webhook_wait" doc:"How long an event may wait for others to share its POST."`
-	WebhookTimeout Duration `toml:"webhook_timeout" doc:"Time limit of one POST."`
-	WebhookRetries int      `toml:"webhook_retries" doc:"Further attempts, with growing pauses, for close and offline events after a failed POST; other events are not retried."`
+	WebhookURL     string   `toml:"webhook_url" live:"" doc:"The app's URL that receives {\"events\": [...]} POSTs."`
+	WebhookSecret  string   `toml:"webhook_secret" live:"" doc:"Key of the X-Thinkgate-Signature HMAC-SHA256 header; the app checks it and the timestamp."`
+	WebhookBatch   int      `toml:"webhook_batch" live:"" doc:"Events per POST at most."`
+	WebhookWait    Duration `toml:"webhook_wait" live:"" doc:"How long an event may wait for others to share its POST."`
+	WebhookTimeout Duration `toml:"webhook_timeout" live:"" doc:"Time limit of one POST."`
+	WebhookRetries int      `toml:"webhook_retries" live:"" doc:"Further attempts, with growing pauses, for close and offline events after a failed POST; other events are not retried."`
 	OnConnect      string   `toml:"on_connect" doc:"ThinkPHP with sink = php: the controller path (index/Ws/connect) that handles a client's connect; an answer of status 400 or more refuses it."`
 	OnMessage      string   `toml:"on_message" doc:"ThinkPHP with sink = php: the path for messages that are not JSON with a pathInfo field (those go to their pathInfo)."`
 	OnClose        string   `toml:"on_close" doc:"ThinkPHP with sink = php: the path that handles a client's close."`
 	OnWorkerStart  string   `toml:"on_worker_start" doc:"ThinkPHP: a path requested once in each PHP worker after it boots."`
 	OnWorkerStop   string   `toml:"on_worker_stop" doc:"ThinkPHP: a path requested once in each PHP worker before it exits."`
-	OfflineDelay   Duration `toml:"offline_delay" doc:"An uid whose last client left is reported offline only after this long; back sooner (a reload), neither offline nor online is sent. 0 reports at once."`
+	OfflineDelay   Duration `toml:"offline_delay" live:"" doc:"An uid whose last client left is reported offline only after this long; back sooner (a reload), neither offline nor online is sent. 0 reports at once."`
 }
 
 // Auth configures connect tokens and Origin checks.

@@ -67,6 +67,9 @@ func (n *Node) applyLimits(cfg config.Config) {
 	n.ws.SetOptions(wsOptions(cfg, n.gw.check))
 	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
 	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize})
+	if n.hook != nil && cfg.Events.WebhookURL != "" { // "" only when the new config turns the sink off: a restart does that
+		n.hook.SetOptions(webhookOptions(cfg.Events))
+	}
 	if n.front != nil {
 		n.front.SetLimits(int64(cfg.HTTP.MaxBodySize), int64(cfg.HTTP.MaxUploadSize))
 		n.front.SetAccessLog(cfg.Log.Access)

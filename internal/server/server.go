@@ -253,6 +253,14 @@ func poolConfig(cfg config.Config, push func([]byte) []byte) (phpworker.Spec, ph
 	return spec, opts, nil
 }
 
+// webhookOptions are the webhook sink's settings in the events section.
+func webhookOptions(ev config.Events) webhook.Options {
+	return webhook.Options{
+		URL: ev.WebhookURL, Secret: ev.WebhookSecret, BatchSize: ev.WebhookBatch, BatchWait: ev.WebhookWait.Duration,
+		Timeout: ev.WebhookTimeout.Duration, Retries: ev.WebhookRetries, OfflineDelay: ev.OfflineDelay.Duration,
+	}
+}
+
 // newTransport picks the connection layer ws.transport names: epoll on
 // Linux unless told otherwise, portable elsewhere and for wss:// (TLS keeps
 // a stream per connection).
@@ -330,10 +338,7 @@ func (n *Node) Run(ctx context.Context) error {
 	var err error
 	sinks := events.Multi{n.workers}
 	if ev := n.cfg.Events; ev.Sink == "webhook" {
-		n.hook = webhook.New(webhook.Options{
-			URL: ev.WebhookURL, Secret: ev.WebhookSecret, BatchSize: ev.WebhookBatch, BatchWait: ev.WebhookWait.Duration,
-			Timeout: ev.WebhookTimeout.Duration, Retries: ev.WebhookRetries, OfflineDelay: ev.OfflineDelay.Duration,
-		}, n.log.With("component", "webhook"))
+		n.hook = webhook.New(webhookOptions(ev), n.log.With("component", "webhook"))
 		n.Hub.Presence = n.hook.Presence
 		sinks = append(sinks, n.hook)
 	}

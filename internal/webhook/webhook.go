@@ -65,7 +65,7 @@ const queueSize = 1 << 16
 
 // Sink posts events; its methods never block.
 type Sink struct {
-	opts Options
+	cur  atomic.Pointer[Options] // replaced by SetOptions on reload
 	log  *slog.Logger
 	hc   *http.Client
 	q    chan Event
@@ -82,6 +82,17 @@ type Sink struct {
 
 // New starts a sink; Close flushes and stops it.
 func New(o Options, log *slog.Logger) *Sink {
+	s := &Sink{log: log, hc: &http.Client{}, q: make(chan Event, queueSize),
+		offline: map[string]*time.Timer{}, done: make(chan struct{})}
+	s.SetOptions(o)
+	go s.run()
+	return s
+}
+
+// SetOptions replaces the options (on reload): the next POST uses the new
+// URL, secret and timeout; batching, retries and the offline delay apply
+// from the next event on.
+func (s *Sink) SetOptions(o Options) {
 	if o.BatchSize < 1 {
 		o.BatchSize = 100
 	}
@@ -91,11 +102,10 @@ func New(o Options, log *slog.Logger) *Sink {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
-	s := &Sink{opts: o, log: log, hc: &http.Client{Timeout: o.Timeout}, q: make(chan Event, queueSize),
-		offline: map[string]*time.Timer{}, done: make(chan struct{})}
-	go s.run()
-	return s
+	s.cur.Store(&o)
 }
+
+func (s *Sink) opts() *Options { return s.cur.Load() }
 
 func (s *Sink) enqueue(e Event) {
 	e.Time = time.Now().UnixMilli()
@@ -108,7 +118,7 @@ func (s *Sink) enqueue(e Event) {
 	case s.q <- e:
 	default:
 		if s.Dropped.Add(1)%1000 == 1 {
-			s.log.Warn("webhook queue full; events dropped", "url", s.opts.URL, "dropped", s.Dropped.Load())
+			s.log.Warn("webhook queue full; events dropped", "url", s.opts().URL, "dropped", s.Dropped.Load())
 		}
 	}
 }
@@ -155,12 +165,13 @@ func (s *Sink) Presence(uid string, online bool) {
 		s.enqueue(Event{Type: "online", UID: uid})
 		return
 	}
-	if s.opts.OfflineDelay <= 0 {
+	delay := s.opts().OfflineDelay
+	if delay <= 0 {
 		s.enqueue(Event{Type: "offline", UID: uid})
 		return
 	}
 	var t *time.Timer
-	t = time.AfterFunc(s.opts.OfflineDelay, func() {
+	t = time.AfterFunc(delay, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.offline[uid] == t {
@@ -215,10 +226,10 @@ func (s *Sink) run() {
 				return
 			}
 			if len(batch) == 0 {
-				timer.Reset(s.opts.BatchWait)
+				timer.Reset(s.opts().BatchWait)
 			}
 			batch = append(batch, e)
-			if len(batch) >= s.opts.BatchSize {
+			if len(batch) >= s.opts().BatchSize {
 				timer.Stop()
 				flush()
 			}
@@ -238,12 +249,12 @@ func (s *Sink) deliver(batch []Event, attempt int) {
 	}
 	var again []Event
 	for _, e := range batch {
-		if e.mustDeliver() && attempt < s.opts.Retries {
+		if e.mustDeliver() && attempt < s.opts().Retries {
 			again = append(again, e)
 		}
 	}
 	s.Failed.Add(uint64(len(batch) - len(again)))
-	s.log.Warn("webhook POST failed", "url", s.opts.URL, "err", err, "events", len(batch), "retrying", len(again), "attempt", attempt+1)
+	s.log.Warn("webhook POST failed", "url", s.opts().URL, "err", err, "events", len(batch), "retrying", len(again), "attempt", attempt+1)
 	if len(again) == 0 {
 		return
 	}
@@ -261,14 +272,17 @@ func (s *Sink) post(batch []Event) error {
 		return err
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	req, err := http.NewRequest(http.MethodPost, s.opts.URL, bytes.NewReader(body))
+	o := s.opts()
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "thinkgate-webhook")
 	req.Header.Set("X-Thinkgate-Timestamp", ts)
-	req.Header.Set("X-Thinkgate-Signature", Sign(s.opts.Secret, ts, body))
+	req.Header.Set("X-Thinkgate-Signature", Sign(o.Secret, ts, body))
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return err
