@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/url"
@@ -202,7 +203,7 @@ func textFrame(b []byte) []byte { return hub.NewText(b).Frame() }
 
 // isAuth reports whether a text message is {"type":"auth",...} and returns its token.
 func isAuth(data []byte) (string, bool) {
-	if len(data) == 0 || data[0] != '{' || !strings.Contains(string(data), `"auth"`) {
+	if len(data) == 0 || data[0] != '{' || !bytes.Contains(data, []byte(`"auth"`)) { // most messages stop here, with no allocation
 		return "", false
 	}
 	var m authMessage

@@ -96,10 +96,15 @@ func (s *phpSink) Close(c *hub.Client) {
 // when none runs.
 func (s *phpSink) enqueue(c *hub.Client, m wsEventMeta, body []byte) {
 	s.mu.Lock()
-	if hs := s.shakes[c]; hs != nil {
+	hs := s.shakes[c]
+	s.mu.Unlock()
+	if hs != nil {
 		m.URI, m.Headers, m.Remote = hs.uri, hs.headers, hs.remote
 	}
+	// Encoded outside the lock every client shares; one client's events come
+	// from one goroutine, so their order is kept.
 	meta, _ := json.Marshal(m)
+	s.mu.Lock()
 	q, running := s.queues[c]
 	if len(q) >= maxPendingEvents && m.Event == "message" {
 		s.mu.Unlock()

@@ -467,13 +467,9 @@ func (c *econn) register() {
 		c.t.log.Warn("websocket: epoll_ctl add failed", "remote", c.remote, "err", err)
 		c.registered = false
 		c.kickLocked()
-		// Without the loop nobody would release it.
-		go c.releaseUnregistered()
+		go c.release() // no loop watches it; release takes c.mu, held here
 	}
 }
-
-// releaseUnregistered releases a connection no loop watches.
-func (c *econn) releaseUnregistered() { c.release() }
 
 func (c *econn) eventsLocked() uint32 {
 	ev := uint32(unix.EPOLLIN | unix.EPOLLRDHUP)
