@@ -34,6 +34,7 @@ const (
 	CodeNotFound      = "not_found"
 	CodeInternal      = "internal"
 	CodeShuttingDown  = "shutting_down"
+	CodeUnavailable   = "cluster_unavailable"
 	statusInvalid     = 422
 )
 
@@ -100,10 +101,13 @@ func paramErr(name string, err error) *Error {
 }
 
 // run executes cmd on h, mapping hub errors to API errors.
-func run(h *hub.Hub, cmd *hub.Command) (any, *Error) {
+func run(h hub.Doer, cmd *hub.Command) (any, *Error) {
 	res, err := h.Do(cmd)
 	if errors.Is(err, hub.ErrInvalid) {
 		return nil, errorf(statusInvalid, CodeInvalidParams, "%v", err)
+	}
+	if errors.Is(err, hub.ErrUnavailable) {
+		return nil, errorf(503, CodeUnavailable, "%v", err)
 	}
 	if err != nil {
 		return nil, errorf(500, CodeInternal, "%v", err)

@@ -34,7 +34,7 @@ type HTTPOptions struct {
 //	GET  /metrics           -> Prometheus metrics, when configured
 //
 // Errors are {"error": {"code", "message"}} with a 4xx status.
-func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) *HTTP {
+func NewHTTP(h hub.Doer, opts HTTPOptions, log *slog.Logger) *HTTP {
 	a := &HTTP{hub: h, opts: opts, log: log}
 	a.SetLimits(opts.Key, opts.MaxBodySize)
 	mux := http.NewServeMux()
@@ -61,7 +61,7 @@ func NewHTTP(h *hub.Hub, opts HTTPOptions, log *slog.Logger) *HTTP {
 
 // HTTP is the HTTP API handler.
 type HTTP struct {
-	hub    *hub.Hub
+	hub    hub.Doer
 	opts   HTTPOptions
 	limits atomic.Pointer[limits]
 	log    *slog.Logger
@@ -139,7 +139,7 @@ func (a *HTTP) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // Call decodes params for method and runs it: the one path every API request takes.
-func Call(h *hub.Hub, method string, params []byte) (any, *Error) {
+func Call(h hub.Doer, method string, params []byte) (any, *Error) {
 	cmd, err := decodeCommand(method, params)
 	if err != nil {
 		return nil, err

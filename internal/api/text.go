@@ -33,7 +33,7 @@ type TextOptions struct {
 //	                                                      "data" (or, without data, the whole line), else fail
 //	anything malformed                                 -> {"error": {"code", "message"}}
 type Text struct {
-	hub    *hub.Hub
+	hub    hub.Doer
 	limits atomic.Pointer[TextOptions]
 	log    *slog.Logger
 
@@ -44,7 +44,7 @@ type Text struct {
 }
 
 // NewText returns a Text port server.
-func NewText(h *hub.Hub, opts TextOptions, log *slog.Logger) *Text {
+func NewText(h hub.Doer, opts TextOptions, log *slog.Logger) *Text {
 	t := &Text{hub: h, log: log}
 	t.SetLimits(opts)
 	return t

@@ -31,6 +31,18 @@ type Config struct {
 	Events    Events    `toml:"events" doc:"Where WebSocket client events (connect, message, close; uid online and offline) go besides attached BusinessWorkers."`
 	Auth      Auth      `toml:"auth" doc:"Connect tokens (HS256 JWT) and the browser Origin allow-list."`
 	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
+	Cluster   Cluster   `toml:"cluster" doc:"Several nodes as one gateway through Redis or NATS; memory keeps one node on its own."`
+}
+
+// Cluster configures how nodes share one gateway (docs/cluster.md).
+type Cluster struct {
+	Engine  string   `toml:"engine" doc:"memory (one node, no engine), redis (Redis >= 6: requests over pub/sub, presence in sets) or nats (requests over core NATS, presence in Redis)."`
+	Redis   string   `toml:"redis" doc:"Redis URL (redis://[:password@]host:port/db): presence for both engines, requests for engine = \"redis\"."`
+	NATS    string   `toml:"nats" doc:"NATS URL (nats://host:4222) for engine = \"nats\"."`
+	Prefix  string   `toml:"prefix" doc:"Prefix of every Redis key, channel and NATS subject; nodes with the same prefix form one gateway."`
+	Expiry  Duration `toml:"expiry" doc:"A node that stops renewing its presence (killed, cut off) drops out of every answer after this; it renews every third of it."`
+	Timeout Duration `toml:"timeout" doc:"How long a command waits for other nodes and for the engine before it fails."`
+	Routing string   `toml:"routing" doc:"interest: uid and group pushes go only to nodes with members; broadcast: to every node (for comparison)."`
 }
 
 // WS configures the WebSocket listener.
@@ -186,6 +198,8 @@ func Default() Config {
 			WebhookTimeout: Duration{5 * time.Second}, WebhookRetries: 5, OfflineDelay: Duration{3 * time.Second}},
 		Auth:    Auth{Timeout: Duration{10 * time.Second}},
 		Process: Process{StopTimeout: Duration{30 * time.Second}},
+		Cluster: Cluster{Engine: "memory", Redis: "redis://127.0.0.1:6379/0", NATS: "nats://127.0.0.1:4222", Prefix: "thinkgate",
+			Expiry: Duration{30 * time.Second}, Timeout: Duration{2 * time.Second}, Routing: "interest"},
 	}
 }
 
@@ -390,6 +404,11 @@ func (c *Config) Validate() error {
 		{"events.webhook_retries", nonNegative(c.Events.WebhookRetries)},
 		{"events.offline_delay", nonNegativeDur(c.Events.OfflineDelay)},
 		{"auth.required", requires(!c.Auth.Required || c.Auth.Secret != "", "auth.secret")},
+		{"cluster.engine", oneOf(c.Cluster.Engine, "memory", "redis", "nats")},
+		{"cluster.prefix", requires(validPrefix(c.Cluster.Prefix), "letters, digits, _ or - (it is a NATS subject token)")},
+		{"cluster.expiry", requires(c.Cluster.Expiry.Duration >= 3*time.Second, "at least 3s")},
+		{"cluster.timeout", positiveDur(c.Cluster.Timeout)},
+		{"cluster.routing", oneOf(c.Cluster.Routing, "interest", "broadcast")},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {
@@ -492,4 +511,17 @@ func oneOf(s string, allowed ...string) error {
 		}
 	}
 	return fmt.Errorf("%q is not one of %s", s, strings.Join(allowed, ", "))
+}
+
+// validPrefix reports whether p is a non-empty run of letters, digits, _ and -.
+func validPrefix(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, r := range p {
+		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }

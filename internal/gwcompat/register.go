@@ -34,6 +34,7 @@ type Register struct {
 
 	mu       sync.Mutex
 	gateways []registered           // in registration order
+	peers    []string               // the other nodes of a cluster
 	workers  map[*registerConn]bool // connections that sent worker_connect
 	conns    accept.Tracker
 }
@@ -73,12 +74,29 @@ func (r *Register) addressesLocked() []string {
 	if r.self != "" {
 		out = append(out, r.self)
 	}
+	for _, p := range r.peers {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
 	for _, g := range r.gateways {
 		if !slices.Contains(out, g.addr) {
 			out = append(out, g.addr)
 		}
 	}
 	return out
+}
+
+// SetPeers sets the inner addresses of the cluster's other live nodes,
+// listed after this node's own; attached workers are told when it changes.
+func (r *Register) SetPeers(addrs []string) {
+	r.mu.Lock()
+	same := slices.Equal(r.peers, addrs)
+	r.peers = slices.Clone(addrs)
+	r.mu.Unlock()
+	if !same {
+		r.broadcastAll()
+	}
 }
 
 // Serve accepts Register connections until Shutdown.

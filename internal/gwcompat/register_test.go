@@ -95,3 +95,28 @@ func TestRegister(t *testing.T) {
 		t.Fatalf("worker connection broken by others: %q", got)
 	}
 }
+
+func TestRegisterPeers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	r := NewRegister("127.0.0.1:2900", "", quiet)
+	go r.Serve(ln)
+	w := dialLine(t, ln.Addr().String())
+	w.Write([]byte(`{"event":"worker_connect","secret_key":""}` + "\n"))
+	if got, want := w.line(t), `{"event":"broadcast_addresses","addresses":["127.0.0.1:2900"]}`+"\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// A cluster node joins: attached workers hear of it at once.
+	r.SetPeers([]string{"127.0.0.1:2901"})
+	if got, want := w.line(t), `{"event":"broadcast_addresses","addresses":["127.0.0.1:2900","127.0.0.1:2901"]}`+"\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	r.SetPeers([]string{"127.0.0.1:2901"}) // unchanged: nothing sent
+	r.SetPeers(nil)                        // it left
+	if got, want := w.line(t), `{"event":"broadcast_addresses","addresses":["127.0.0.1:2900"]}`+"\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

@@ -34,6 +34,16 @@ type Conn interface {
 // group, a missing message). Sources report it as a client error.
 var ErrInvalid = errors.New("invalid params")
 
+// ErrUnavailable marks a command that could not reach the other nodes of a
+// cluster (the engine is down or a node did not answer in time). Sources
+// report it as a temporary server error.
+var ErrUnavailable = errors.New("cluster unavailable")
+
+// Doer runs commands: a Hub on one node, a cluster across nodes.
+type Doer interface {
+	Do(cmd *Command) (any, error)
+}
+
 const shardCount = 64
 
 // Hub is one node's gateway state. All methods are safe for concurrent use.
@@ -54,8 +64,11 @@ type Hub struct {
 	// and loses its last (false), in that order per uid. It runs under the
 	// uid's shard lock: it must only record the change, never call the hub.
 	Presence func(uid string, online bool)
-	conns    atomic.Uint64 // connection sequence numbers
-	clients  [shardCount]shard[*Client]
+	// GroupPresence, when set, is told when a group gets its first member
+	// (true) and loses its last (false), under the same rules as Presence.
+	GroupPresence func(group string, present bool)
+	conns         atomic.Uint64 // connection sequence numbers
+	clients       [shardCount]shard[*Client]
 	// uids maps a uid to its clients; most uids have one to a few, so a
 	// slice is smaller and faster than a set.
 	uids   [shardCount]shard[[]*Client]
@@ -202,7 +215,7 @@ func (h *Hub) Do(cmd *Command) (any, error) {
 }
 
 func (h *Hub) do(cmd *Command) (any, error) {
-	if err := validate(cmd); err != nil {
+	if err := Validate(cmd); err != nil {
 		return nil, err
 	}
 	switch cmd.Op {
@@ -301,7 +314,9 @@ func (h *Hub) do(cmd *Command) (any, error) {
 	return nil, fmt.Errorf("%w: unknown operation %s", ErrInvalid, cmd.Op)
 }
 
-func validate(cmd *Command) error {
+// Validate reports, wrapping ErrInvalid, a command whose parameters make no
+// sense for its operation; Do runs it first.
+func Validate(cmd *Command) error {
 	need := func(ok bool, what string) error {
 		if ok {
 			return nil
@@ -399,6 +414,9 @@ func (h *Hub) joinLocked(c *Client, g string) {
 	if members == nil {
 		members = clientSet{}
 		s.m[g] = members
+		if h.GroupPresence != nil {
+			h.GroupPresence(g, true)
+		}
 	}
 	members[c] = seq
 	s.mu.Unlock()
@@ -419,6 +437,9 @@ func (h *Hub) removeFromGroup(g string, c *Client) {
 		delete(members, c)
 		if len(members) == 0 {
 			delete(s.m, g)
+			if h.GroupPresence != nil {
+				h.GroupPresence(g, false)
+			}
 		}
 	}
 	s.mu.Unlock()
@@ -586,6 +607,12 @@ func (h *Hub) allClientIDs() []string { return ids(h.allClients()) }
 func (h *Hub) allUIDs() []string { return keys(h.uids[:]) }
 
 func (h *Hub) allGroups() []string { return keys(h.groups[:]) }
+
+// UIDs returns the uids with at least one client, sorted.
+func (h *Hub) UIDs() []string { return h.allUIDs() }
+
+// Groups returns the groups with at least one member, sorted.
+func (h *Hub) Groups() []string { return h.allGroups() }
 
 func keys[V any](shards []shard[V]) []string {
 	out := []string{}

@@ -38,3 +38,33 @@ func TestPresence(t *testing.T) {
 		t.Fatalf("presence %v, want %v", got, want)
 	}
 }
+
+func TestGroupPresence(t *testing.T) {
+	h := newHub(t)
+	var got []string
+	h.GroupPresence = func(g string, present bool) {
+		state := "off"
+		if present {
+			state = "on"
+		}
+		got = append(got, g+":"+state)
+	}
+	a, b := h.Connect(nopConn{}), h.Connect(nopConn{})
+	join := func(c *Client, g string) { h.Do(&Command{Op: OpJoinGroup, ClientID: c.ID, Groups: []string{g}}) }
+	join(a, "g1")                                                            // g1 on
+	join(b, "g1")                                                            // second member: nothing
+	join(b, "g2")                                                            // g2 on
+	h.Do(&Command{Op: OpLeaveGroup, ClientID: a.ID, Groups: []string{"g1"}}) // b still in g1
+	h.Disconnect(b)                                                          // g1 off, g2 off (map order)
+	h.Do(&Command{Op: OpJoinGroup, ClientID: a.ID, Groups: []string{"g3"}})  // g3 on
+	h.Do(&Command{Op: OpUngroup, Groups: []string{"g3"}})                    // g3 off
+	slices.Sort(got[2:5])
+	want := []string{"g1:on", "g2:on", "g1:off", "g2:off", "g3:on", "g3:off"}
+	slices.Sort(want[2:5])
+	if !slices.Equal(got, want) {
+		t.Fatalf("group presence %v, want %v", got, want)
+	}
+	if gs := h.Groups(); len(gs) != 0 {
+		t.Fatalf("groups left: %v", gs)
+	}
+}

@@ -188,7 +188,7 @@ func (n *Node) push(meta []byte) []byte {
 		call.Params = []byte("{}")
 	}
 	var out []byte
-	if res, aerr := api.Call(n.Hub, call.Method, call.Params); aerr != nil {
+	if res, aerr := api.Call(n.doer(), call.Method, call.Params); aerr != nil {
 		out, _ = json.Marshal(map[string]any{"error": aerr})
 	} else {
 		out, _ = json.Marshal(map[string]any{"result": res})

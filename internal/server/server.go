@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"thinkgate/internal/appserver"
 	"thinkgate/internal/certs"
 	"thinkgate/internal/clientid"
+	"thinkgate/internal/cluster"
 	"thinkgate/internal/config"
 	"thinkgate/internal/control"
 	"thinkgate/internal/events"
@@ -67,6 +69,7 @@ type Node struct {
 	rates    rates
 
 	Hub      *hub.Hub
+	cluster  *cluster.Cluster // nil with cluster.engine = "memory"
 	ws       transport.Transport
 	http     *http.Server
 	api      *api.HTTP
@@ -126,13 +129,79 @@ func Listen(cfg config.Config, logs *logging.Logger) (*Node, error) {
 		return nil, fmt.Errorf("gwcompat.lan_ip: %w", err)
 	}
 	n.Hub = hub.New(ids)
-	if hasApp(cfg) {
-		if n.pool, err = startPool(cfg, n.push, log); err != nil {
+	if cfg.Cluster.Engine != "memory" {
+		if n.cluster, err = joinCluster(cfg, n.Hub, ids.ID(0), n.port("ws", 0), log); err != nil {
 			n.closeListeners()
 			return nil, err
 		}
 	}
+	if hasApp(cfg) {
+		if n.pool, err = startPool(cfg, n.push, log); err != nil {
+			n.closeListeners()
+			n.leaveCluster()
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// joinCluster connects to the cluster engine and registers this node under
+// the address its client ids carry; its hub reports uid and group changes
+// to the cluster's presence.
+func joinCluster(cfg config.Config, h *hub.Hub, self clientid.ID, wsPort int, log *slog.Logger) (*cluster.Cluster, error) {
+	c := cfg.Cluster
+	id := cluster.NodeID(self)
+	addr := net.JoinHostPort(net.IP(self.IP[:]).String(), strconv.Itoa(int(self.Port)))
+	cl, err := cluster.New(context.Background(), h, id, cluster.Options{
+		Engine: c.Engine, Redis: c.Redis, NATS: c.NATS, Prefix: c.Prefix, Expiry: c.Expiry.Duration, Timeout: c.Timeout.Duration,
+		Broadcast: c.Routing == "broadcast", Addr: addr,
+		Info: map[string]string{"ws": strconv.Itoa(wsPort), "pid": strconv.Itoa(os.Getpid()), "version": Version},
+	}, log.With("component", "cluster"))
+	if err != nil {
+		return nil, err
+	}
+	h.Presence, h.GroupPresence = cl.Presence().UID, cl.Presence().Group
+	log.Info("joined the cluster", "engine", c.Engine, "node", addr, "nodes", len(cl.Nodes()))
+	return cl, nil
+}
+
+// followPeers keeps the Register's list of the cluster's other nodes
+// current until ctx ends.
+func (n *Node) followPeers(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		var peers []string
+		for _, node := range n.cluster.Nodes() {
+			if node.ID != n.cluster.Self() {
+				peers = append(peers, node.Addr)
+			}
+		}
+		n.register.SetPeers(peers)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// doer runs API, Text and in-worker commands: across the cluster when there
+// is one, else on this node's hub.
+func (n *Node) doer() hub.Doer {
+	if n.cluster != nil {
+		return n.cluster
+	}
+	return n.Hub
+}
+
+// leaveCluster removes the node from the cluster's presence.
+func (n *Node) leaveCluster() {
+	if n.cluster != nil {
+		if err := n.cluster.Close(); err != nil {
+			n.log.Debug("leaving the cluster", "err", err)
+		}
+	}
 }
 
 // appListen is the http listener's address: only with a PHP app.
@@ -293,6 +362,7 @@ func (n *Node) port(name string, fallback int) int {
 // Close releases what Listen opened, for a node that will not Run.
 func (n *Node) Close() {
 	n.closeListeners()
+	n.leaveCluster()
 	if n.pool != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -334,12 +404,19 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.register = gwcompat.NewRegister(advertised, n.cfg.GWCompat.Secret, n.log.With("listener", "register"))
 	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
+	if n.cluster != nil { // the Register lists every live node
+		go n.followPeers(ctx)
+	}
 
 	var err error
 	sinks := events.Multi{n.workers}
 	if ev := n.cfg.Events; ev.Sink == "webhook" {
 		n.hook = webhook.New(webhookOptions(ev), n.log.With("component", "webhook"))
-		n.Hub.Presence = n.hook.Presence
+		if toCluster := n.Hub.Presence; toCluster != nil {
+			n.Hub.Presence = func(uid string, online bool) { toCluster(uid, online); n.hook.Presence(uid, online) }
+		} else {
+			n.Hub.Presence = n.hook.Presence
+		}
 		sinks = append(sinks, n.hook)
 	}
 	if n.cfg.Events.Sink == "php" {
@@ -361,7 +438,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.metrics = metrics.New(src)
 	n.Hub.Observe = n.metrics.Command
-	n.api = api.NewHTTP(n.Hub, api.HTTPOptions{
+	n.api = api.NewHTTP(n.doer(), api.HTTPOptions{
 		Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
 		Metrics: n.metrics.Handler(), Observe: n.metrics.APIRequest,
 	}, n.log)
@@ -370,7 +447,7 @@ func (n *Node) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
-	n.text = api.NewText(n.Hub, api.TextOptions{Key: n.cfg.Text.Key, MaxLineSize: n.cfg.Text.MaxLineSize}, n.log.With("listener", "text"))
+	n.text = api.NewText(n.doer(), api.TextOptions{Key: n.cfg.Text.Key, MaxLineSize: n.cfg.Text.MaxLineSize}, n.log.With("listener", "text"))
 
 	if n.wsCert != nil && n.listeners["ws"] != nil { // wss://
 		n.listeners["ws"] = tls.NewListener(n.listeners["ws"], n.wsCert.Config("http/1.1"))
@@ -500,6 +577,7 @@ func (n *Node) shutdown() []error {
 	if err := n.ws.Shutdown(wctx); err != nil {
 		errs = append(errs, err)
 	}
+	n.leaveCluster()   // after the clients: pushes in flight reached them
 	if n.hook != nil { // after the clients, so their close events go out too
 		hctx, hcancel := context.WithTimeout(context.Background(), max(time.Until(deadline(sctx)), 2*time.Second))
 		defer hcancel()
@@ -553,5 +631,13 @@ func (n *Node) Status() any {
 			"heap_alloc_bytes": ms.HeapAlloc, "sys_bytes": ms.Sys, "gc_cycles": ms.NumGC, "rss_bytes": procstat.RSS(os.Getpid()),
 		},
 		"listeners": listeners,
+		"cluster":   n.clusterStatus(),
 	}
+}
+
+func (n *Node) clusterStatus() any {
+	if n.cluster == nil {
+		return map[string]any{"engine": "memory"}
+	}
+	return n.cluster.Describe()
 }

@@ -1,0 +1,410 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Presence is the cluster's shared view kept in Redis: which nodes live and
+// which uids and groups each node has members for. Every key is the node's
+// own and carries the expiry, renewed by the node's heartbeat, so a node
+// that dies leaves no trace once the expiry passes:
+//
+//	<prefix>:nodes               sorted set: node id -> last heartbeat (Redis time, ms)
+//	<prefix>:node:<id>           hash: addr (the inner address), ws, pid, started
+//	<prefix>:node:<id>:uids      set of uids with a client on the node
+//	<prefix>:node:<id>:groups    set of groups with a member on the node
+//
+// Changes are recorded by the hub's presence hooks and written by one
+// goroutine, coalesced; Sync waits until what was recorded before it is in
+// Redis. After any failure (Redis restarted, unreachable) the node writes
+// its whole state again.
+type Presence struct {
+	rdb    *redis.Client
+	prefix string
+	id     string
+	ttl    time.Duration
+	info   []any // field, value pairs of the node hash
+	state  func() (uids, groups []string)
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	dirty     map[interest]bool
+	marked    uint64        // changes recorded
+	flushed   uint64        // changes known written
+	flushedCh chan struct{} // closed and replaced after each write
+	resync    bool          // write everything on the next flush
+	wake      chan struct{}
+	healthy   atomic.Bool
+	lastErr   atomic.Pointer[error]
+
+	nodes atomic.Pointer[[]Node] // the live nodes at the last heartbeat
+
+	crashed atomic.Bool // tests: stop without leaving, as a killed node does
+}
+
+// Node is one live node as presence lists it.
+type Node struct {
+	ID   string `json:"id"`
+	Addr string `json:"addr"` // the GatewayWorker inner address ("lan_ip:port")
+}
+
+type interest struct {
+	group bool
+	name  string
+}
+
+func newPresence(rdb *redis.Client, prefix, id string, ttl time.Duration, info map[string]string, state func() (uids, groups []string), log *slog.Logger) *Presence {
+	p := &Presence{
+		rdb: rdb, prefix: prefix, id: id, ttl: ttl, state: state, log: log,
+		dirty: map[interest]bool{}, flushedCh: make(chan struct{}), wake: make(chan struct{}, 1), resync: true,
+	}
+	for k, v := range info {
+		p.info = append(p.info, k, v)
+	}
+	p.nodes.Store(&[]Node{})
+	return p
+}
+
+func (p *Presence) key(suffix string) string { return p.prefix + ":node:" + p.id + suffix }
+
+// UID records that uid got its first client on this node (true) or lost
+// its last; it is the hub's Presence hook and never blocks on Redis.
+func (p *Presence) UID(uid string, online bool) { p.mark(interest{false, uid}, online) }
+
+// Group records that group got its first member on this node or lost its
+// last; it is the hub's GroupPresence hook.
+func (p *Presence) Group(group string, present bool) { p.mark(interest{true, group}, present) }
+
+func (p *Presence) mark(k interest, on bool) {
+	p.mu.Lock()
+	p.dirty[k] = on
+	p.marked++
+	p.mu.Unlock()
+	p.poke()
+}
+
+func (p *Presence) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Sync waits until every change recorded before the call is in Redis. It
+// fails at once with ErrUnavailable while Redis is unreachable.
+func (p *Presence) Sync(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		want, done, ch := p.marked, p.flushed, p.flushedCh
+		p.mu.Unlock()
+		if done >= want {
+			return nil
+		}
+		if !p.healthy.Load() {
+			return p.unavailable()
+		}
+		p.poke()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: presence not written in time: %w", ctx.Err())
+		}
+		p.mu.Lock()
+		done = p.flushed
+		p.mu.Unlock()
+		if done >= want {
+			return nil
+		}
+	}
+}
+
+func (p *Presence) unavailable() error {
+	if e := p.lastErr.Load(); e != nil {
+		return fmt.Errorf("%w: redis: %v", ErrUnavailable, *e)
+	}
+	return ErrUnavailable
+}
+
+// start registers the node and writes its state; an unreachable Redis
+// fails here.
+func (p *Presence) start(ctx context.Context) error {
+	if _, err := p.heartbeat(ctx); err != nil {
+		return err
+	}
+	return p.flush(ctx)
+}
+
+// run keeps the node's presence written and alive until ctx ends; then it
+// removes the node from presence.
+func (p *Presence) run(ctx context.Context) {
+	beat := time.NewTicker(p.ttl / 3)
+	defer beat.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if !p.crashed.Load() {
+				p.leave()
+			}
+			return
+		case <-p.wake:
+		case <-retry.C:
+		case <-beat.C:
+			if existed, err := p.heartbeat(ctx); err == nil && !existed {
+				p.log.Warn("presence was lost (Redis restarted?); writing it again")
+				p.mu.Lock()
+				p.resync = true
+				p.mu.Unlock()
+			}
+		}
+		if err := p.flush(ctx); err != nil && ctx.Err() == nil {
+			retry.Reset(250 * time.Millisecond)
+		}
+	}
+}
+
+func (p *Presence) fail(err error) error {
+	if p.healthy.Swap(false) {
+		p.log.Warn("redis unreachable; presence will be written again when it is back", "err", err)
+	}
+	p.lastErr.Store(&err)
+	p.mu.Lock()
+	p.resync = true
+	p.mu.Unlock()
+	return fmt.Errorf("%w: redis: %v", ErrUnavailable, err)
+}
+
+func (p *Presence) ok() {
+	if !p.healthy.Swap(true) && p.lastErr.Load() != nil {
+		p.log.Info("redis reachable again")
+	}
+}
+
+// heartbeatScript renews the node's keys, drops nodes whose heartbeat is
+// older than the expiry from the node list and returns whether the node's
+// hash still existed (it does not after a Redis restart) and the live nodes.
+var heartbeatScript = redis.NewScript(`
+local p, id, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local k = p .. ':node:' .. id
+local existed = redis.call('EXISTS', k)
+redis.call('ZADD', p .. ':nodes', now, id)
+redis.call('ZREMRANGEBYSCORE', p .. ':nodes', '-inf', '(' .. (now - ttl))
+for i = 4, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end
+redis.call('PEXPIRE', k, ttl)
+redis.call('PEXPIRE', k .. ':uids', ttl)
+redis.call('PEXPIRE', k .. ':groups', ttl)
+local out = {existed}
+for _, n in ipairs(redis.call('ZRANGE', p .. ':nodes', 0, -1)) do
+  local addr = redis.call('HGET', p .. ':node:' .. n, 'addr')
+  if addr then table.insert(out, n); table.insert(out, addr) end
+end
+return out
+`)
+
+func (p *Presence) heartbeat(ctx context.Context) (existed bool, err error) {
+	args := append([]any{p.prefix, p.id, p.ttl.Milliseconds()}, p.info...)
+	res, err := heartbeatScript.Run(ctx, p.rdb, nil, args...).Slice()
+	if err != nil {
+		return false, p.fail(err)
+	}
+	var nodes []Node
+	for i := 1; i+1 < len(res); i += 2 {
+		id, _ := res[i].(string)
+		addr, _ := res[i+1].(string)
+		nodes = append(nodes, Node{ID: id, Addr: addr})
+	}
+	p.nodes.Store(&nodes)
+	n, _ := res[0].(int64)
+	return n == 1, nil
+}
+
+// Nodes returns the live nodes seen at the last heartbeat, in id order.
+func (p *Presence) Nodes() []Node { return *p.nodes.Load() }
+
+// flush writes the recorded changes, or the node's whole state after a
+// failure.
+func (p *Presence) flush(ctx context.Context) error {
+	p.mu.Lock()
+	batch, upto, resync, ch := p.dirty, p.marked, p.resync, p.flushedCh
+	p.dirty, p.resync = map[interest]bool{}, false
+	p.mu.Unlock()
+	var err error
+	if resync {
+		err = p.writeAll(ctx) // the snapshot is taken after the swap, so it covers batch
+	} else {
+		err = p.writeChanges(ctx, batch)
+	}
+	if err != nil {
+		p.mu.Lock()
+		for k, v := range batch { // keep what was not superseded
+			if _, newer := p.dirty[k]; !newer {
+				p.dirty[k] = v
+			}
+		}
+		p.mu.Unlock()
+		return p.fail(err)
+	}
+	p.ok()
+	p.mu.Lock()
+	p.flushed = upto
+	close(ch)
+	p.flushedCh = make(chan struct{})
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *Presence) writeChanges(ctx context.Context, batch map[interest]bool) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	var add, del [2][]any // [uids, groups]
+	for k, on := range batch {
+		i := 0
+		if k.group {
+			i = 1
+		}
+		if on {
+			add[i] = append(add[i], k.name)
+		} else {
+			del[i] = append(del[i], k.name)
+		}
+	}
+	pipe := p.rdb.Pipeline()
+	for i, suffix := range []string{":uids", ":groups"} {
+		if len(add[i]) > 0 {
+			pipe.SAdd(ctx, p.key(suffix), add[i]...)
+		}
+		if len(del[i]) > 0 {
+			pipe.SRem(ctx, p.key(suffix), del[i]...)
+		}
+		pipe.PExpire(ctx, p.key(suffix), p.ttl)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// writeAll replaces the node's sets with the hub's state, in one transaction.
+func (p *Presence) writeAll(ctx context.Context) error {
+	uids, groups := p.state()
+	tx := p.rdb.TxPipeline()
+	for _, s := range []struct {
+		suffix string
+		names  []string
+	}{{":uids", uids}, {":groups", groups}} {
+		tx.Del(ctx, p.key(s.suffix))
+		for i := 0; i < len(s.names); i += 1000 {
+			chunk := s.names[i:min(i+1000, len(s.names))]
+			args := make([]any, len(chunk))
+			for j, n := range chunk {
+				args[j] = n
+			}
+			tx.SAdd(ctx, p.key(s.suffix), args...)
+		}
+		tx.PExpire(ctx, p.key(s.suffix), p.ttl)
+	}
+	_, err := tx.Exec(ctx)
+	if err == nil {
+		p.log.Debug("presence written", "uids", len(uids), "groups", len(groups))
+	}
+	return err
+}
+
+// leave removes the node from presence at a clean stop.
+func (p *Presence) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	pipe := p.rdb.Pipeline()
+	pipe.ZRem(ctx, p.prefix+":nodes", p.id)
+	pipe.Del(ctx, p.key(""), p.key(":uids"), p.key(":groups"))
+	if _, err := pipe.Exec(ctx); err != nil {
+		p.log.Debug("leaving presence failed; it expires on its own", "err", err)
+	}
+}
+
+// liveArgs are the arguments every query script starts with.
+func (p *Presence) liveArgs(kind string) []any {
+	return []any{p.prefix, p.ttl.Milliseconds(), kind}
+}
+
+// routeScript returns the live nodes whose set (uids or groups) holds any
+// of the names given.
+var routeScript = redis.NewScript(`
+local p, ttl, kind = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')) do
+  local k = p .. ':node:' .. n .. ':' .. kind
+  for i = 4, #ARGV do
+    if redis.call('SISMEMBER', k, ARGV[i]) == 1 then table.insert(out, n); break end
+  end
+end
+return out
+`)
+
+// unionScript returns the union of the live nodes' sets (uids or groups).
+var unionScript = redis.NewScript(`
+local p, ttl, kind = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local keys = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')) do
+  table.insert(keys, p .. ':node:' .. n .. ':' .. kind)
+end
+if #keys == 0 then return {} end
+return redis.call('SUNION', unpack(keys))
+`)
+
+// liveScript returns the live node ids.
+var liveScript = redis.NewScript(`
+local p, ttl = ARGV[1], tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')
+`)
+
+// Route returns the live nodes with a client bound to any of uids (group
+// false) or a member in any of the groups (group true).
+func (p *Presence) Route(ctx context.Context, group bool, names []string) ([]string, error) {
+	kind := "uids"
+	if group {
+		kind = "groups"
+	}
+	args := p.liveArgs(kind)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	return p.strings(routeScript.Run(ctx, p.rdb, nil, args...).StringSlice())
+}
+
+// Union returns every uid (group false) or group (true) in the cluster.
+func (p *Presence) Union(ctx context.Context, group bool) ([]string, error) {
+	kind := "uids"
+	if group {
+		kind = "groups"
+	}
+	return p.strings(unionScript.Run(ctx, p.rdb, nil, p.liveArgs(kind)...).StringSlice())
+}
+
+// Live returns the ids of the live nodes, read from Redis now.
+func (p *Presence) Live(ctx context.Context) ([]string, error) {
+	return p.strings(liveScript.Run(ctx, p.rdb, nil, p.prefix, p.ttl.Milliseconds()).StringSlice())
+}
+
+func (p *Presence) strings(out []string, err error) ([]string, error) {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("%w: redis: %v", ErrUnavailable, err)
+	}
+	return out, nil
+}
