@@ -22,10 +22,16 @@ func needPHP(t *testing.T) string { return testenv.PHP(t) }
 func TestGatewayClientProtocolFromPHP(t *testing.T) {
 	php := needPHP(t)
 	s := start(t, "[gwcompat]\nsecret = \"s3cret\"")
-	a, b := s.dial(), s.dial()
+	gatewayClientScenario(t, php, s.addr("register"), "s3cret", s, s.dial(), s.dial())
+}
 
+// gatewayClientScenario runs testdata/gatewayclient.php against the Register
+// at register with clients a and b, then checks what PHP and the clients
+// saw; api is a node whose HTTP API reads a's session.
+func gatewayClientScenario(t *testing.T, php, register, secret string, api *server, a, b *client) {
+	t.Helper()
 	cmd := exec.Command(php, "testdata/gatewayclient.php")
-	cmd.Env = append(os.Environ(), "REGISTER="+s.addr("register"), "SECRET=s3cret", "A="+a.ID, "B="+b.ID)
+	cmd.Env = append(os.Environ(), "REGISTER="+register, "SECRET="+secret, "A="+a.ID, "B="+b.ID)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("php: %v\n%s", err, out)
@@ -69,7 +75,7 @@ func TestGatewayClientProtocolFromPHP(t *testing.T) {
 	}
 	// Sessions written through the GatewayWorker protocol read back over the
 	// HTTP API as JSON, key order kept.
-	_, body := s.post("/api/getSession", map[string]any{"client_id": a.ID}, "")
+	_, body := api.post("/api/getSession", map[string]any{"client_id": a.ID}, "")
 	if string(body) != `{"result":{"name":"alice","n":2,"f":1.5,"x":null,"arr":{"k":"v"}}}`+"\n" {
 		t.Fatalf("HTTP view of the session: %s", body)
 	}

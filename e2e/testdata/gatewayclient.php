@@ -76,8 +76,12 @@ function client_id($addr, $conn) {
 function bindUid($cid, $uid) { [$addr, $conn] = owner($cid); fire($addr, packet(12, $conn, '', (string)$uid)); }
 function joinGroup($cid, $group) { [$addr, $conn] = owner($cid); fire($addr, packet(20, $conn, '', (string)$group)); }
 function sendToUid($uids, $msg) { each_gateway(packet(14, 0, $msg, json_encode((array)$uids)), false); }
-function sendToGroup($group, $msg, $exclude = null) {
-    each_gateway(packet(22, 0, $msg, json_encode(['group' => (array)$group, 'exclude' => $exclude])), false);
+function sendToGroup($group, $msg, array $exclude_client_ids = []) {
+    $exclude = []; // per gateway address, as GatewayClient sends it
+    foreach ($exclude_client_ids as $cid) { [$addr, $conn] = owner($cid); $exclude[$addr][$conn] = $conn; }
+    foreach (addresses() as $addr) {
+        fire($addr, packet(22, 0, $msg, json_encode(['group' => (array)$group, 'exclude' => $exclude[$addr] ?? null])));
+    }
 }
 function getClientIdByUid($uid) {
     $ids = [];
@@ -105,7 +109,7 @@ bindUid($b, 'u2');
 joinGroup($a, 'room');
 joinGroup($b, 'room');
 sendToUid([1001, 'u2'], 'hello uids');
-sendToGroup('room', ['type' => 'group', 'n' => 1], [owner($b)[1] => owner($b)[1]]);
+sendToGroup('room', ['type' => 'group', 'n' => 1], [$b]);
 $r['isUidOnline'] = [isUidOnline(1001), isUidOnline('nobody')];
 $r['getClientIdByUid'] = getClientIdByUid('u2');
 $r['getAllClientIdCount'] = getAllClientIdCount();

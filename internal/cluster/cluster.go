@@ -80,11 +80,13 @@ func owner(clientID string) string {
 // other nodes. An unreachable engine fails here with the engine named.
 func New(ctx context.Context, h *hub.Hub, self string, opts Options, log *slog.Logger) (*Cluster, error) {
 	c := &Cluster{hub: h, self: self, opts: opts, log: log}
+	setRedisLogger.Do(func() { redis.SetLogger(redisLog{log}) })
 	ropts, err := redis.ParseURL(opts.Redis)
 	if err != nil {
 		return nil, fmt.Errorf("cluster.redis: %w", err)
 	}
-	ropts.MaxRetries = -1 // never send twice
+	ropts.MaxRetries = -1   // never send twice
+	ropts.DialerRetries = 1 // an engine that is down fails the call at once
 	ropts.DialTimeout = min(opts.Timeout, 2*time.Second)
 	ropts.ReadTimeout, ropts.WriteTimeout = opts.Timeout, opts.Timeout
 	ropts.ClientName = "thinkgate-" + self
@@ -148,14 +150,30 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
+// redisLog sends go-redis's own messages (dial failures while Redis is
+// down) to the node's log at debug level; the cluster logs outages itself.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "redis")
+}
+
+var setRedisLogger sync.Once
+
 // Presence returns the hooks the hub reports uid and group changes to.
 func (c *Cluster) Presence() *Presence { return c.pres }
 
 // Self returns this node's id.
 func (c *Cluster) Self() string { return c.self }
 
-// Nodes returns the live nodes as of the last heartbeat.
-func (c *Cluster) Nodes() []Node { return c.pres.Nodes() }
+// Nodes returns the live nodes, read from Redis now (or, while it cannot be
+// reached, as last read).
+func (c *Cluster) Nodes() []Node {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
+	defer cancel()
+	nodes, _ := c.pres.ReadNodes(ctx)
+	return nodes
+}
 
 // Stats returns the bus counters.
 func (c *Cluster) Stats() Stats {
@@ -389,10 +407,14 @@ func (c *Cluster) scatter(ctx context.Context, cmd *hub.Command, nodes []string,
 		results[i], errs[i] = c.local(part(c.self))
 	}
 	wg.Wait()
+	res := merge(cmd.Op, results)
 	if err := errors.Join(errs...); err != nil {
+		if n, isSend := res.(int); isSend && cmd.Message != nil {
+			return nil, fmt.Errorf("%w (delivered to %d clients on the nodes reached)", err, n)
+		}
 		return nil, err
 	}
-	return merge(cmd.Op, results), nil
+	return res, nil
 }
 
 // request runs cmd on another node.

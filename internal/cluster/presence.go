@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,25 +214,56 @@ end
 return out
 `)
 
+// nodesScript returns the live nodes as id, addr pairs.
+var nodesScript = redis.NewScript(`
+local p, ttl = ARGV[1], tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')) do
+  local addr = redis.call('HGET', p .. ':node:' .. n, 'addr')
+  if addr then table.insert(out, n); table.insert(out, addr) end
+end
+return out
+`)
+
 func (p *Presence) heartbeat(ctx context.Context) (existed bool, err error) {
 	args := append([]any{p.prefix, p.id, p.ttl.Milliseconds()}, p.info...)
 	res, err := heartbeatScript.Run(ctx, p.rdb, nil, args...).Slice()
 	if err != nil {
 		return false, p.fail(err)
 	}
-	var nodes []Node
-	for i := 1; i+1 < len(res); i += 2 {
-		id, _ := res[i].(string)
-		addr, _ := res[i+1].(string)
-		nodes = append(nodes, Node{ID: id, Addr: addr})
-	}
-	p.nodes.Store(&nodes)
+	p.storeNodes(res[1:])
 	n, _ := res[0].(int64)
 	return n == 1, nil
 }
 
-// Nodes returns the live nodes seen at the last heartbeat, in id order.
+// storeNodes keeps a list of id, addr pairs as the live nodes.
+func (p *Presence) storeNodes(pairs []any) []Node {
+	nodes := []Node{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		id, _ := pairs[i].(string)
+		addr, _ := pairs[i+1].(string)
+		nodes = append(nodes, Node{ID: id, Addr: addr})
+	}
+	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	p.nodes.Store(&nodes)
+	return nodes
+}
+
+// Nodes returns the live nodes as last read (by the heartbeat or
+// ReadNodes), in id order.
 func (p *Presence) Nodes() []Node { return *p.nodes.Load() }
+
+// ReadNodes reads the live nodes from Redis now; when Redis cannot be
+// reached it returns the last list read, with the error.
+func (p *Presence) ReadNodes(ctx context.Context) ([]Node, error) {
+	res, err := nodesScript.Run(ctx, p.rdb, nil, p.prefix, p.ttl.Milliseconds()).Slice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return p.Nodes(), fmt.Errorf("%w: redis: %v", ErrUnavailable, err)
+	}
+	return p.storeNodes(res), nil
+}
 
 // flush writes the recorded changes, or the node's whole state after a
 // failure.
