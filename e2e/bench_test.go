@@ -48,3 +48,36 @@ func TestLoadTool(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadToolOnCluster runs the load tool with its clients spread over two
+// nodes of a cluster and its pushes sent to one of them, twice at once with
+// different prefixes: each run must see exactly its own pushes and rounds.
+func TestLoadToolOnCluster(t *testing.T) {
+	e := startEngine(t, "redis")
+	nodes := startNodes(t, e, 2, "[log]\nlevel = \"info\"", "[log]\nlevel = \"info\"")
+	ws := "ws://" + nodes[0].addr("ws") + "/,ws://" + nodes[1].addr("ws") + "/"
+	pids := fmt.Sprintf("%d,%d", nodes[0].cmd.Process.Pid, nodes[1].cmd.Process.Pid)
+	outs := make([][]byte, 2)
+	errs := make([]error, 2)
+	done := make(chan int)
+	for i := range 2 {
+		go func() {
+			cmd := exec.Command(binary, "bench", "-ws", ws, "-api", "http://"+nodes[i].addr("api"), "-prefix", fmt.Sprintf("run%d-", i),
+				"-n", "60", "-procs", "2", "-rate", "200", "-duration", "1s", "-rounds", "3", "-pid", pids, "-floor=false", "-idle", "0",
+				"-first-source", fmt.Sprint(2+i*10))
+			outs[i], errs[i] = cmd.CombinedOutput()
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for i, out := range outs {
+		if errs[i] != nil {
+			t.Fatalf("bench %d: %v\n%s", i, errs[i], out)
+		}
+		m := regexp.MustCompile(`sendToUid\s+(\d+) at 200/s via http, (\d+) received`).FindSubmatch(out)
+		if m == nil || string(m[1]) != "200" || string(m[2]) != "200" {
+			t.Fatalf("bench %d: want 200 sent and received:\n%s", i, out)
+		}
+	}
+}

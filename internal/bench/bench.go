@@ -37,7 +37,9 @@ type options struct {
 	rate            int
 	duration        time.Duration
 	rounds          int
-	pid             int
+	pids            string
+	pid             []int
+	prefix          string
 	groups          int
 	concurrency     int
 	senders         int
@@ -61,7 +63,7 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := options{}
-	fs.StringVar(&o.ws, "ws", "ws://127.0.0.1:2828/", "WebSocket URL of the server")
+	fs.StringVar(&o.ws, "ws", "ws://127.0.0.1:2828/", "WebSocket URL of the server; several, comma-separated, spread the worker processes over the nodes of a cluster")
 	fs.StringVar(&o.api, "api", "http://127.0.0.1:2829", "HTTP API base URL")
 	fs.StringVar(&o.key, "key", "", "API key, if the server has api.key")
 	fs.IntVar(&o.n, "n", 1000, "connections")
@@ -69,7 +71,8 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.rate, "rate", 2000, "sendToUid pushes per second in the latency phase")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the latency phase")
 	fs.IntVar(&o.rounds, "rounds", 30, "sendToAll rounds in the fan-out phase")
-	fs.IntVar(&o.pid, "pid", 0, "server process id, for RSS and CPU from /proc (0: not measured)")
+	fs.StringVar(&o.pids, "pid", "", "server process id, for RSS and CPU from /proc (empty: not measured); several, comma-separated, are summed")
+	fs.StringVar(&o.prefix, "prefix", "", "prefix of the uids and groups the clients get; when set, the fan-out phase sends to the clients' groups instead of to all (several runs on one cluster keep to their own clients)")
 	fs.IntVar(&o.groups, "groups", 10, "groups the clients are spread over")
 	fs.IntVar(&o.concurrency, "dial-concurrency", 64, "concurrent dials per worker")
 	fs.IntVar(&o.senders, "senders", 32, "concurrent API requests in the latency phase")
@@ -89,6 +92,15 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	for _, f := range strings.Split(o.pids, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				return fmt.Errorf("-pid: %w", err)
+			}
+			o.pid = append(o.pid, pid)
+		}
 	}
 	if o.n < 1 || o.procs < 1 || o.rate < 1 || o.rounds < 1 {
 		return errors.New("-n, -procs, -rate and -rounds must be at least 1")
@@ -136,7 +148,8 @@ func startWorker(o options, i, n int, floorAddr string) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding own binary: %w", err)
 	}
-	cmd := exec.Command(self, "bench", "worker", "-ws", o.ws, "-n", strconv.Itoa(n),
+	urls := strings.Split(o.ws, ",")
+	cmd := exec.Command(self, "bench", "worker", "-ws", strings.TrimSpace(urls[i%len(urls)]), "-n", strconv.Itoa(n),
 		"-first-source", strconv.Itoa(o.firstSource+i*o.sourcesPerProcs), "-sources", strconv.Itoa(o.sourcesPerProcs),
 		"-concurrency", strconv.Itoa(o.concurrency), "-floor", floorAddr)
 	cmd.Stderr = os.Stderr
@@ -212,6 +225,9 @@ func run(o options, log io.Writer) (*result, error) {
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.senders}}}
 	rssBefore := rssKiB(o.pid)
 	heapBefore, heapErr := api.heapAfterGC()
+	if strings.Contains(o.ws, ",") { // the -api node's heap says nothing about the others
+		heapErr = errors.New("clients on several nodes")
+	}
 
 	var floorLn net.Listener
 	floorAddr := ""
@@ -288,8 +304,8 @@ func run(o options, log io.Writer) (*result, error) {
 		var batch []map[string]any
 		for i := start; i < min(start+500, len(ids)); i++ {
 			batch = append(batch,
-				map[string]any{"method": "bindUid", "params": map[string]any{"client_id": ids[i], "uid": fmt.Sprint("u", i)}},
-				map[string]any{"method": "joinGroup", "params": map[string]any{"client_id": ids[i], "group": fmt.Sprint("g", i%o.groups)}})
+				map[string]any{"method": "bindUid", "params": map[string]any{"client_id": ids[i], "uid": fmt.Sprint(o.prefix, "u", i)}},
+				map[string]any{"method": "joinGroup", "params": map[string]any{"client_id": ids[i], "group": fmt.Sprint(o.prefix, "g", i%o.groups)}})
 		}
 		if _, err := api.post("batch", batch); err != nil {
 			return nil, fmt.Errorf("binding: %w", err)
@@ -323,7 +339,7 @@ func run(o options, log io.Writer) (*result, error) {
 				defer text.close()
 			}
 			for i := range jobs {
-				uid := fmt.Sprint("u", i)
+				uid := fmt.Sprint(o.prefix, "u", i)
 				data := fmt.Sprintf("l %d", time.Now().UnixNano())
 				var err error
 				if text != nil {
@@ -389,12 +405,20 @@ func run(o options, log io.Writer) (*result, error) {
 	}
 
 	// Fan-out: one sendToAll at a time; a round ends when every client has it.
+	// With -prefix, one sendToGroup to all of this run's groups instead.
+	fanOp, fanGroups := "sendToAll", []string(nil)
+	if o.prefix != "" {
+		fanOp = "sendToGroup"
+		for g := range o.groups {
+			fanGroups = append(fanGroups, fmt.Sprint(o.prefix, "g", g))
+		}
+	}
 	var fan []float64
 	cpu0, _ = cpuSeconds(o.pid)
 	for r := 1; r <= o.rounds; r++ {
 		t := time.Now().UnixNano()
-		if _, err := api.post("sendToAll", map[string]any{"data": fmt.Sprintf("b %d %d", r, t)}); err != nil {
-			return nil, fmt.Errorf("sendToAll: %w", err)
+		if _, err := api.post(fanOp, map[string]any{"group": fanGroups, "data": fmt.Sprintf("b %d %d", r, t)}); err != nil {
+			return nil, fmt.Errorf("%s: %w", fanOp, err)
 		}
 		var last int64
 		for _, w := range workers {
@@ -465,7 +489,7 @@ func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error
 			return 0, err
 		}
 	}
-	cpu0, measured := cpuSeconds(os.Getpid())
+	cpu0, measured := cpuSeconds([]int{os.Getpid()})
 	for r := 1; r <= o.rounds; r++ {
 		frame := ws.MustCompileFrame(ws.NewTextFrame([]byte(fmt.Sprintf("f %d %d", r, time.Now().UnixNano()))))
 		for _, fd := range fds {
@@ -479,7 +503,7 @@ func measureFloor(ln net.Listener, workers []*worker, o options) (float64, error
 			}
 		}
 	}
-	cpu1, _ := cpuSeconds(os.Getpid())
+	cpu1, _ := cpuSeconds([]int{os.Getpid()})
 	for _, w := range workers {
 		fmt.Fprintln(w.stdin, "floor-done")
 	}
@@ -584,11 +608,17 @@ func (a *apiClient) heapAfterGC() (int64, error) {
 	return st.Memory.Heap, nil
 }
 
-// rssKiB reads VmRSS of pid from /proc (0 when pid is 0 or unreadable).
-func rssKiB(pid int) int64 {
-	if pid == 0 {
-		return 0
+// rssKiB sums VmRSS of pids from /proc (0 when none is given).
+func rssKiB(pids []int) int64 {
+	var total int64
+	for _, pid := range pids {
+		total += rssOne(pid)
 	}
+	return total
+}
+
+// rssOne reads VmRSS of pid from /proc (0 when unreadable).
+func rssOne(pid int) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -607,12 +637,22 @@ type cpuTimes struct{ user, sys float64 }
 
 func (c cpuTimes) total() float64 { return c.user + c.sys }
 
-// cpuSeconds reads the CPU times of pid from /proc/<pid>/stat (ok false when
-// pid is 0 or unreadable).
-func cpuSeconds(pid int) (cpuTimes, bool) {
-	if pid == 0 {
-		return cpuTimes{}, false
+// cpuSeconds sums the CPU times of pids (ok false when none is given or
+// one is unreadable).
+func cpuSeconds(pids []int) (cpuTimes, bool) {
+	var sum cpuTimes
+	for _, pid := range pids {
+		c, ok := cpuOne(pid)
+		if !ok {
+			return cpuTimes{}, false
+		}
+		sum.user, sum.sys = sum.user+c.user, sum.sys+c.sys
 	}
+	return sum, len(pids) > 0
+}
+
+// cpuOne reads the CPU times of pid from /proc/<pid>/stat.
+func cpuOne(pid int) (cpuTimes, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return cpuTimes{}, false
