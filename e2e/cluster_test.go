@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -215,6 +217,12 @@ func TestCluster(t *testing.T) {
 			json.Unmarshal(status, &st)
 			if st.Cluster.Engine != name || len(st.Cluster.Nodes) != 3 {
 				t.Fatalf("status cluster: %s", status)
+			}
+			verb := exec.Command(binary, "status")
+			verb.Env = append(os.Environ(), "THINKGATE_PROCESS_PID_FILE="+n1.pidFile)
+			table, err := verb.CombinedOutput()
+			if want := fmt.Sprintf("cluster: %s, this node %s, 3 nodes (", name, n1.addr("inner")); err != nil || !strings.Contains(string(table), want) {
+				t.Fatalf("thinkgate status lacks %q (%v):\n%s", want, err, table)
 			}
 		})
 	}

@@ -57,6 +57,8 @@ type server struct {
 	mu    sync.Mutex
 	log   bytes.Buffer
 	exit  chan error
+	// pidFile is the instance's pid file; the verbs find it through it.
+	pidFile string
 }
 
 // baseConfig binds every listener to a free loopback port.
@@ -97,11 +99,11 @@ func startFile(t testing.TB, path string) *server {
 // arguments of wrapper when one is given (e.g. a shell that sets ulimit).
 func startWrapped(t testing.TB, path string, wrapper ...string) *server {
 	t.Helper()
-	s := &server{t: t, addrs: map[string]string{}, exit: make(chan error, 1)}
+	s := &server{t: t, addrs: map[string]string{}, exit: make(chan error, 1), pidFile: filepath.Join(t.TempDir(), "thinkgate.pid")}
 	argv := append(wrapper, binary, "start", "-c", path)
 	s.cmd = exec.Command(argv[0], argv[1:]...)
 	// Each instance gets its own pid file and control socket.
-	s.cmd.Env = append(os.Environ(), "THINKGATE_LOG_FORMAT=json", "THINKGATE_PROCESS_PID_FILE="+filepath.Join(t.TempDir(), "thinkgate.pid"))
+	s.cmd.Env = append(os.Environ(), "THINKGATE_LOG_FORMAT=json", "THINKGATE_PROCESS_PID_FILE="+s.pidFile)
 	stderr, _ := s.cmd.StderrPipe()
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

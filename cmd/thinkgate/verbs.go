@@ -114,6 +114,18 @@ type statusDoc struct {
 		Packets  *uint64          `json:"packets"`
 		PHP      *phpworker.Stats `json:"php"`
 	} `json:"listeners"`
+	Cluster struct {
+		Engine string `json:"engine"`
+		Addr   string `json:"addr"`
+		Nodes  []struct {
+			Addr string `json:"addr"`
+		} `json:"nodes"`
+		Stats struct {
+			Sent     uint64 `json:"requests_sent"`
+			Received uint64 `json:"requests_received"`
+		} `json:"stats"`
+		RedisOK bool `json:"redis_ok"`
+	} `json:"cluster"`
 }
 
 func status(f *flags, stdout, stderr io.Writer) int {
@@ -135,7 +147,20 @@ func status(f *flags, stdout, stderr io.Writer) int {
 	s := in.status
 	fmt.Fprintf(stdout, "thinkgate %s   pid %d   started %s   up %s\n", s.Version, s.PID, s.Started, time.Duration(s.Uptime)*time.Second)
 	fmt.Fprintf(stdout, "connections %d   uids %d   groups %d   messages in %.1f/s   out %.1f/s\n", s.Clients, s.UIDs, s.Groups, s.In, s.Out)
-	fmt.Fprintf(stdout, "memory: rss %s   go heap %s   goroutines %d\n\n", size(s.Memory.RSS), size(int64(s.Memory.Heap)), s.Goroutines)
+	fmt.Fprintf(stdout, "memory: rss %s   go heap %s   goroutines %d\n", size(s.Memory.RSS), size(int64(s.Memory.Heap)), s.Goroutines)
+	if c := s.Cluster; c.Engine != "" && c.Engine != "memory" {
+		var addrs []string
+		for _, n := range c.Nodes {
+			addrs = append(addrs, n.Addr)
+		}
+		state := "redis ok"
+		if !c.RedisOK {
+			state = "REDIS UNREACHABLE"
+		}
+		fmt.Fprintf(stdout, "cluster: %s, this node %s, %d nodes (%s), %s, %d requests sent, %d received\n",
+			c.Engine, c.Addr, len(c.Nodes), strings.Join(addrs, " "), state, c.Stats.Sent, c.Stats.Received)
+	}
+	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "LISTENER\tADDRESS\tACTIVITY")
 	names := make([]string, 0, len(s.Listeners))

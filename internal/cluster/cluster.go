@@ -40,7 +40,8 @@ type Options struct {
 type Stats struct {
 	Sent     uint64 `json:"requests_sent"`     // requests this node sent to others
 	Received uint64 `json:"requests_received"` // requests others sent here
-	Idle     uint64 `json:"sends_idle"`        // received pushes that found no client here
+	PushesIn uint64 `json:"pushes_received"`   // of those, pushes (sendToUid, sendToGroup, sendToAll)
+	Idle     uint64 `json:"pushes_idle"`       // received pushes that found no client here
 	Pushes   uint64 `json:"pushes"`            // uid, group and all pushes started here
 }
 
@@ -55,7 +56,7 @@ type Cluster struct {
 	bus  Bus
 	pres *Presence
 
-	sent, received, idle, pushes atomic.Uint64
+	sent, received, pushesIn, idle, pushes atomic.Uint64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -177,7 +178,7 @@ func (c *Cluster) Nodes() []Node {
 
 // Stats returns the bus counters.
 func (c *Cluster) Stats() Stats {
-	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), Idle: c.idle.Load(), Pushes: c.pushes.Load()}
+	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), PushesIn: c.pushesIn.Load(), Idle: c.idle.Load(), Pushes: c.pushes.Load()}
 }
 
 // Close leaves presence and closes the engine connections.
@@ -212,6 +213,7 @@ func (c *Cluster) handle(req []byte) []byte {
 	res, err := c.local(cmd)
 	switch cmd.Op {
 	case hub.OpSendToAll, hub.OpSendToUid, hub.OpSendToGroup:
+		c.pushesIn.Add(1)
 		if n, _ := res.(int); n == 0 && err == nil {
 			c.idle.Add(1)
 		}

@@ -247,8 +247,8 @@ func TestInterestRouting(t *testing.T) {
 						do(t, a, hub.Command{Op: hub.OpSendToGroup, Groups: []string{"g"}, Message: msg("x")})
 					}
 					sent := a.c.Stats().Sent - before[0].Sent
-					toB := b.c.Stats().Received - before[1].Received
-					toC := c.c.Stats().Received - before[2].Received
+					toB := b.c.Stats().PushesIn - before[1].PushesIn
+					toC := c.c.Stats().PushesIn - before[2].PushesIn
 					wantB := uint64(0)
 					if routing == "broadcast" {
 						wantB = 20
