@@ -218,6 +218,12 @@ func TestCluster(t *testing.T) {
 			if st.Cluster.Engine != name || len(st.Cluster.Nodes) != 3 {
 				t.Fatalf("status cluster: %s", status)
 			}
+			_, metrics := get(t, "http://"+n0.addr("api")+"/metrics")
+			for _, want := range []string{"thinkgate_cluster_nodes 3\n", "thinkgate_cluster_pushes_total ", "thinkgate_cluster_requests_sent_total "} {
+				if !strings.Contains(metrics, want) {
+					t.Fatalf("/metrics lacks %q", want)
+				}
+			}
 			verb := exec.Command(binary, "status")
 			verb.Env = append(os.Environ(), "THINKGATE_PROCESS_PID_FILE="+n1.pidFile)
 			table, err := verb.CombinedOutput()

@@ -349,7 +349,7 @@ func (c *Cluster) toOwners(ctx context.Context, cmd *hub.Command) (any, error) {
 		part := *cmd
 		part.ClientIDs = byNode[node]
 		return &part
-	})
+	}, nil)
 }
 
 // targets picks the nodes a command goes to.
@@ -369,28 +369,40 @@ func (c *Cluster) route(group bool, names []string) targets {
 // the targets cannot be found (the engine is down), this node's part still
 // runs and the error says so.
 func (c *Cluster) fanout(ctx context.Context, cmd *hub.Command, to targets) (any, error) {
+	// This node's part runs while presence is asked who else has members,
+	// so local clients do not wait for Redis. Its hub is exact, so it runs
+	// whatever presence says about this node.
+	local := make(chan outcome, 1)
+	go func() {
+		res, err := c.local(cmd)
+		local <- outcome{res, err}
+	}()
 	nodes, err := to(ctx)
 	if err != nil {
-		res, lerr := c.local(cmd)
-		if lerr != nil {
-			return nil, lerr
+		l := <-local
+		if l.err != nil {
+			return nil, l.err
 		}
-		if n, isSend := res.(int); isSend && cmd.Message != nil {
+		if n, isSend := l.res.(int); isSend && cmd.Message != nil {
 			return nil, fmt.Errorf("%w (delivered to %d clients on this node only)", err, n)
 		}
 		return nil, err
 	}
-	if !slices.Contains(nodes, c.self) {
-		nodes = append(nodes, c.self) // this node's presence may lag by a write; its hub is exact
-	}
-	return c.scatter(ctx, cmd, nodes, func(string) *hub.Command { return cmd })
+	nodes = slices.DeleteFunc(nodes, func(n string) bool { return n == c.self })
+	return c.scatter(ctx, cmd, nodes, func(string) *hub.Command { return cmd }, local)
 }
 
-// scatter sends each node its command (this node runs its own locally), in
-// parallel, and merges the results.
-func (c *Cluster) scatter(ctx context.Context, cmd *hub.Command, nodes []string, part func(node string) *hub.Command) (any, error) {
-	results := make([]any, len(nodes))
-	errs := make([]error, len(nodes))
+// outcome is one node's answer to a command.
+type outcome struct {
+	res any
+	err error
+}
+
+// scatter sends each node its command, in parallel, and merges the results
+// with this node's: local when given, else run here if nodes lists this node.
+func (c *Cluster) scatter(ctx context.Context, cmd *hub.Command, nodes []string, part func(node string) *hub.Command, local <-chan outcome) (any, error) {
+	results := make([]any, len(nodes)+1)
+	errs := make([]error, len(nodes)+1)
 	var wg sync.WaitGroup
 	for i, node := range nodes {
 		if node == c.self {
@@ -405,7 +417,10 @@ func (c *Cluster) scatter(ctx context.Context, cmd *hub.Command, nodes []string,
 			}
 		}()
 	}
-	if i := slices.Index(nodes, c.self); i >= 0 {
+	if local != nil {
+		l := <-local
+		results[len(nodes)], errs[len(nodes)] = l.res, l.err
+	} else if i := slices.Index(nodes, c.self); i >= 0 {
 		results[i], errs[i] = c.local(part(c.self))
 	}
 	wg.Wait()

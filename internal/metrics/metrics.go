@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"thinkgate/internal/cluster"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/phpworker"
 	"thinkgate/internal/transport"
@@ -23,6 +24,8 @@ type Sources struct {
 	Hub  *hub.Hub
 	WS   func() transport.Stats
 	Pool func() phpworker.Stats
+	// Cluster, when set, gives the bus counters and the live node count.
+	Cluster func() (cluster.Stats, int)
 }
 
 // Metrics holds the registry and the recorded series.
@@ -75,6 +78,22 @@ func New(src Sources) *Metrics {
 	}
 	if src.Pool != nil {
 		reg.MustRegister(&poolCollector{stats: src.Pool})
+	}
+	if src.Cluster != nil {
+		stat := func(f func(cluster.Stats) uint64) func() float64 {
+			return func() float64 { s, _ := src.Cluster(); return float64(f(s)) }
+		}
+		counter := func(name, help string, f func(cluster.Stats) uint64) prometheus.CounterFunc {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, stat(f))
+		}
+		reg.MustRegister(
+			counter("thinkgate_cluster_requests_sent_total", "Requests this node sent to other nodes over the cluster bus.", func(s cluster.Stats) uint64 { return s.Sent }),
+			counter("thinkgate_cluster_requests_received_total", "Requests other nodes sent to this node.", func(s cluster.Stats) uint64 { return s.Received }),
+			counter("thinkgate_cluster_pushes_received_total", "Pushes (sendToUid, sendToGroup, sendToAll) other nodes sent to this node.", func(s cluster.Stats) uint64 { return s.PushesIn }),
+			counter("thinkgate_cluster_pushes_idle_total", "Pushes received from other nodes that found no client here (interest routing keeps this near 0).", func(s cluster.Stats) uint64 { return s.Idle }),
+			counter("thinkgate_cluster_pushes_total", "uid, group and all pushes started on this node.", func(s cluster.Stats) uint64 { return s.Pushes }),
+			gauge("thinkgate_cluster_nodes", "Live nodes in the cluster, this one included.", func() float64 { _, n := src.Cluster(); return float64(n) }),
+		)
 	}
 	return m
 }

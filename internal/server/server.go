@@ -436,6 +436,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.pool != nil {
 		src.Pool = n.pool.Stats
 	}
+	if n.cluster != nil {
+		src.Cluster = func() (cluster.Stats, int) { return n.cluster.Stats(), len(n.cluster.Nodes()) }
+	}
 	n.metrics = metrics.New(src)
 	n.Hub.Observe = n.metrics.Command
 	n.api = api.NewHTTP(n.doer(), api.HTTPOptions{
