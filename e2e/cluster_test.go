@@ -359,3 +359,28 @@ func TestClusterEngineRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterEngineDownAtStart: a node whose engine cannot be reached
+// refuses to start with one line naming it.
+func TestClusterEngineDownAtStart(t *testing.T) {
+	for _, c := range []struct{ engine, env, want string }{
+		{"redis", "THINKGATE_CLUSTER_REDIS=redis://127.0.0.1:1/0", "thinkgate: cluster: redis at 127.0.0.1:1 is unreachable: "},
+		{"nats", "THINKGATE_CLUSTER_NATS=nats://127.0.0.1:1", "thinkgate: cluster: nats at nats://127.0.0.1:1 is unreachable: "},
+	} {
+		t.Run(c.engine, func(t *testing.T) {
+			env := []string{"THINKGATE_CLUSTER_ENGINE=" + c.engine, c.env, "THINKGATE_PROCESS_PID_FILE=" + filepath.Join(t.TempDir(), "tg.pid"),
+				"THINKGATE_WS_LISTEN=127.0.0.1:0", "THINKGATE_API_LISTEN=127.0.0.1:0", "THINKGATE_TEXT_LISTEN=127.0.0.1:0",
+				"THINKGATE_GWCOMPAT_REGISTER=127.0.0.1:0", "THINKGATE_GWCOMPAT_INNER=127.0.0.1:0"}
+			if c.engine == "nats" { // presence needs a Redis that answers
+				env = append(env, "THINKGATE_CLUSTER_REDIS="+testenv.Redis(t).URL)
+			}
+			cmd := exec.Command(binary, "start")
+			cmd.Env = append(os.Environ(), env...)
+			out, err := cmd.CombinedOutput()
+			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+			if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], c.want) {
+				t.Fatalf("start with the engine down: %v\n%s", err, out)
+			}
+		})
+	}
+}
