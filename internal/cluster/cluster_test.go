@@ -57,6 +57,12 @@ func engines(t *testing.T) map[string]Options {
 	return map[string]Options{"redis": r, "nats": n}
 }
 
+// redisOptions starts a Redis for one test and returns options on it.
+func redisOptions(t *testing.T, prefix string, timeout time.Duration) (Options, *testenv.Server) {
+	redis := testenv.Redis(t)
+	return Options{Engine: "redis", Redis: redis.URL, Prefix: prefix, Expiry: 3 * time.Second, Timeout: timeout}, redis
+}
+
 func startNode(t *testing.T, opts Options, port int) *node {
 	t.Helper()
 	ids, err := clientid.NewGenerator("127.0.0.1", port, time.Now())
@@ -266,8 +272,7 @@ func TestInterestRouting(t *testing.T) {
 }
 
 func TestStartRefusals(t *testing.T) {
-	redis := testenv.Redis(t)
-	opts := Options{Engine: "redis", Redis: redis.URL, Prefix: "refuse", Expiry: 3 * time.Second, Timeout: time.Second}
+	opts, _ := redisOptions(t, "refuse", time.Second)
 	startNode(t, opts, 2921)
 	ids, _ := clientid.NewGenerator("127.0.0.1", 2921, time.Now())
 	_, err := New(context.Background(), hub.New(ids), NodeID(ids.ID(0)), opts, quiet)
@@ -292,8 +297,7 @@ func TestStartRefusals(t *testing.T) {
 // ErrUnavailable, local delivery goes on, and when Redis is back (empty) the
 // nodes write their presence again without being told.
 func TestRedisOutage(t *testing.T) {
-	redis := testenv.Redis(t)
-	opts := Options{Engine: "redis", Redis: redis.URL, Prefix: "outage", Expiry: 3 * time.Second, Timeout: 2 * time.Second}
+	opts, redis := redisOptions(t, "outage", 2*time.Second)
 	a, b := startNode(t, opts, 2931), startNode(t, opts, 2932)
 	ca, ca1 := a.connect()
 	cb, _ := b.connect()
@@ -339,8 +343,7 @@ func TestRedisOutage(t *testing.T) {
 // TestNodeExpiry stops a node's heartbeat without leaving (as SIGKILL
 // would): its uids vanish from every answer within the expiry.
 func TestNodeExpiry(t *testing.T) {
-	redis := testenv.Redis(t)
-	opts := Options{Engine: "redis", Redis: redis.URL, Prefix: "expiry", Expiry: 3 * time.Second, Timeout: 2 * time.Second}
+	opts, _ := redisOptions(t, "expiry", 2*time.Second)
 	a, b := startNode(t, opts, 2941), startNode(t, opts, 2942)
 	cb, _ := b.connect()
 	do(t, a, hub.Command{Op: hub.OpBindUid, ClientID: cb.ID, UIDs: []string{"gone"}})

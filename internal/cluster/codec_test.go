@@ -126,3 +126,17 @@ func FuzzEnvelope(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCommandCodec is the bus encoding cost of one sendToUid push
+// (a 100-byte message) on each side.
+func BenchmarkCommandCodec(b *testing.B) {
+	cmd := &hub.Command{Op: hub.OpSendToUid, UIDs: []string{"user-123456"}, Message: hub.NewText(bytes.Repeat([]byte("x"), 100))}
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = encodeCommand(buf[:0], cmd)
+		if _, err := decodeCommand(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

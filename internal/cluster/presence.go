@@ -214,13 +214,20 @@ end
 return out
 `)
 
-// nodesScript returns the live nodes as id, addr pairs.
-var nodesScript = redis.NewScript(`
+// luaLive starts the query scripts: the prefix, the expiry and the live
+// node ids (heartbeat within the expiry, by Redis's clock); ARGV[3] and on
+// are the script's own.
+const luaLive = `
 local p, ttl = ARGV[1], tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local live = redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')
+`
+
+// nodesScript returns the live nodes as id, addr pairs.
+var nodesScript = redis.NewScript(luaLive + `
 local out = {}
-for _, n in ipairs(redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')) do
+for _, n in ipairs(live) do
   local addr = redis.call('HGET', p .. ':node:' .. n, 'addr')
   if addr then table.insert(out, n); table.insert(out, addr) end
 end
@@ -365,20 +372,22 @@ func (p *Presence) leave() {
 	}
 }
 
-// liveArgs are the arguments every query script starts with.
-func (p *Presence) liveArgs(kind string) []any {
+// liveArgs are the arguments of a query script about uids (group false)
+// or groups (true).
+func (p *Presence) liveArgs(group bool) []any {
+	kind := "uids"
+	if group {
+		kind = "groups"
+	}
 	return []any{p.prefix, p.ttl.Milliseconds(), kind}
 }
 
-// routeScript returns the live nodes whose set (uids or groups) holds any
-// of the names given.
-var routeScript = redis.NewScript(`
-local p, ttl, kind = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+// routeScript returns the live nodes whose set (ARGV[3]: uids or groups)
+// holds any of the names given after it.
+var routeScript = redis.NewScript(luaLive + `
 local out = {}
-for _, n in ipairs(redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')) do
-  local k = p .. ':node:' .. n .. ':' .. kind
+for _, n in ipairs(live) do
+  local k = p .. ':node:' .. n .. ':' .. ARGV[3]
   for i = 4, #ARGV do
     if redis.call('SISMEMBER', k, ARGV[i]) == 1 then table.insert(out, n); break end
   end
@@ -386,35 +395,21 @@ end
 return out
 `)
 
-// unionScript returns the union of the live nodes' sets (uids or groups).
-var unionScript = redis.NewScript(`
-local p, ttl, kind = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+// unionScript returns the union of the live nodes' sets (ARGV[3]: uids or groups).
+var unionScript = redis.NewScript(luaLive + `
 local keys = {}
-for _, n in ipairs(redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')) do
-  table.insert(keys, p .. ':node:' .. n .. ':' .. kind)
-end
+for _, n in ipairs(live) do table.insert(keys, p .. ':node:' .. n .. ':' .. ARGV[3]) end
 if #keys == 0 then return {} end
 return redis.call('SUNION', unpack(keys))
 `)
 
 // liveScript returns the live node ids.
-var liveScript = redis.NewScript(`
-local p, ttl = ARGV[1], tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZRANGEBYSCORE', p .. ':nodes', now - ttl, '+inf')
-`)
+var liveScript = redis.NewScript(luaLive + `return live`)
 
 // Route returns the live nodes with a client bound to any of uids (group
 // false) or a member in any of the groups (group true).
 func (p *Presence) Route(ctx context.Context, group bool, names []string) ([]string, error) {
-	kind := "uids"
-	if group {
-		kind = "groups"
-	}
-	args := p.liveArgs(kind)
+	args := p.liveArgs(group)
 	for _, n := range names {
 		args = append(args, n)
 	}
@@ -423,11 +418,7 @@ func (p *Presence) Route(ctx context.Context, group bool, names []string) ([]str
 
 // Union returns every uid (group false) or group (true) in the cluster.
 func (p *Presence) Union(ctx context.Context, group bool) ([]string, error) {
-	kind := "uids"
-	if group {
-		kind = "groups"
-	}
-	return p.strings(unionScript.Run(ctx, p.rdb, nil, p.liveArgs(kind)...).StringSlice())
+	return p.strings(unionScript.Run(ctx, p.rdb, nil, p.liveArgs(group)...).StringSlice())
 }
 
 // Live returns the ids of the live nodes, read from Redis now.
