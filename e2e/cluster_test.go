@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -383,4 +384,39 @@ func TestClusterEngineDownAtStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestClusterNodeHangs: a node that is alive but does not answer (stopped
+// with SIGSTOP) makes calls that need it fail after cluster.timeout, not
+// hang; once it runs again, it answers, and no push arrives twice.
+func TestClusterNodeHangs(t *testing.T) {
+	e := startEngine(t, "redis")
+	nodes := startNodes(t, e, 2, "timeout = \"1s\"\n", "timeout = \"1s\"\n") // in [cluster]
+	n0, n1 := nodes[0], nodes[1]
+	v := n1.dial()
+	n0.call("bindUid", map[string]any{"client_id": v.ID, "uid": "v"})
+
+	n1.cmd.Process.Signal(syscall.SIGSTOP)
+	began := time.Now()
+	status, body := n0.post("/api/sendToUid", map[string]any{"uid": "v", "data": "while stopped"}, "")
+	took := time.Since(began)
+	n1.cmd.Process.Signal(syscall.SIGCONT)
+	if status != 503 || !strings.Contains(string(body), "did not answer") {
+		t.Fatalf("push to a stopped node: HTTP %d %s", status, body)
+	}
+	if took < time.Second || took > 3*time.Second {
+		t.Fatalf("the call took %v; cluster.timeout is 1s", took)
+	}
+	// The stopped node picks the request up when it runs again: the push
+	// that timed out is delivered late, once; the next one normally.
+	if m := v.read(); m != "while stopped" {
+		t.Fatalf("v got %q", m)
+	}
+	if n := n0.call("sendToUid", map[string]any{"uid": "v", "data": "after"}); n != 1.0 {
+		t.Fatalf("push after SIGCONT reached %v", n)
+	}
+	if m := v.read(); m != "after" {
+		t.Fatalf("v got %q", m)
+	}
+	v.silent(200 * time.Millisecond)
 }
