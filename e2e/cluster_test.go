@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"thinkgate/internal/testenv"
+	"thinkgate/internal/webhook"
 )
 
 // engine is a started cluster engine: Redis, plus NATS for the nats engine.
@@ -419,4 +421,27 @@ func TestClusterNodeHangs(t *testing.T) {
 		t.Fatalf("v got %q", m)
 	}
 	v.silent(200 * time.Millisecond)
+}
+
+// TestClusterWebhookOffline: in a cluster, a uid whose last tab on one node
+// closes while it has a tab on another node is not reported offline; when
+// its last tab anywhere closes, it is, once.
+func TestClusterWebhookOffline(t *testing.T) {
+	rec := &receiver{t: t}
+	hs := httptest.NewServer(rec)
+	defer hs.Close()
+	e := startEngine(t, "redis")
+	hook := fmt.Sprintf("[events]\nsink = \"webhook\"\nwebhook_url = %q\nwebhook_secret = %q\noffline_delay = \"300ms\"\n", hs.URL, authSecret)
+	nodes := startNodes(t, e, 2, hook, hook)
+	a, b := nodes[0].dial(), nodes[1].dial()
+	nodes[0].call("bindUid", map[string]any{"client_id": a.ID, "uid": "amy"})
+	nodes[0].call("bindUid", map[string]any{"client_id": b.ID, "uid": "amy"})
+	a.Close()
+	rec.wait(t, "close of the tab on node 0", func(e webhook.Event) bool { return e.Type == "close" && e.ClientID == a.ID })
+	time.Sleep(time.Second) // well past offline_delay
+	if got := rec.find(func(e webhook.Event) bool { return e.Type == "offline" && e.UID == "amy" }); len(got) != 0 {
+		t.Fatalf("amy reported offline while her tab on node 1 is open: %+v", got)
+	}
+	b.Close()
+	rec.wait(t, "offline after the last tab", func(e webhook.Event) bool { return e.Type == "offline" && e.UID == "amy" })
 }

@@ -176,6 +176,18 @@ func (c *Cluster) Nodes() []Node {
 	return nodes
 }
 
+// UIDOnlineElsewhere reports whether presence lists uid on a live node
+// other than this one.
+func (c *Cluster) UIDOnlineElsewhere(uid string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
+	defer cancel()
+	nodes, err := c.pres.Route(ctx, false, []string{uid})
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(nodes, func(n string) bool { return n != c.self }), nil
+}
+
 // Stats returns the bus counters.
 func (c *Cluster) Stats() Stats {
 	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), PushesIn: c.pushesIn.Load(), Idle: c.idle.Load(), Pushes: c.pushes.Load()}

@@ -73,17 +73,22 @@ type Sink struct {
 	shut bool
 
 	mu      sync.Mutex
-	offline map[string]*time.Timer // uids waiting out OfflineDelay
+	offline map[string]*offlineWait // uids waiting out OfflineDelay
 
 	Posted, Failed, Dropped atomic.Uint64 // events
 	retries                 sync.WaitGroup
 	done                    chan struct{}
+
+	// OnlineElsewhere, when set before use (in a cluster), reports whether
+	// a uid still has clients on another node; such a uid is not reported
+	// offline when its last client here leaves.
+	OnlineElsewhere func(uid string) (bool, error)
 }
 
 // New starts a sink; Close flushes and stops it.
 func New(o Options, log *slog.Logger) *Sink {
 	s := &Sink{log: log, hc: &http.Client{}, q: make(chan Event, queueSize),
-		offline: map[string]*time.Timer{}, done: make(chan struct{})}
+		offline: map[string]*offlineWait{}, done: make(chan struct{})}
 	s.SetOptions(o)
 	go s.run()
 	return s
@@ -157,29 +162,49 @@ func (s *Sink) Presence(uid string, online bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if online {
-		if t, waiting := s.offline[uid]; waiting {
-			t.Stop()
+		if w, waiting := s.offline[uid]; waiting {
+			w.timer.Stop()
 			delete(s.offline, uid) // back within the window: no offline, no online
 			return
 		}
 		s.enqueue(Event{Type: "online", UID: uid})
 		return
 	}
-	delay := s.opts().OfflineDelay
-	if delay <= 0 {
-		s.enqueue(Event{Type: "offline", UID: uid})
-		return
-	}
-	var t *time.Timer
-	t = time.AfterFunc(delay, func() {
+	w := &offlineWait{}
+	w.timer = time.AfterFunc(max(s.opts().OfflineDelay, 0), func() { s.reportOffline(uid, w) })
+	s.offline[uid] = w
+}
+
+// offlineWait is one uid's pending offline event.
+type offlineWait struct{ timer *time.Timer }
+
+// reportOffline sends uid's offline event once its wait w has passed,
+// unless the uid came back meanwhile or is still online on another node.
+func (s *Sink) reportOffline(uid string, w *offlineWait) {
+	pending := func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if s.offline[uid] == t {
-			delete(s.offline, uid)
-			s.enqueue(Event{Type: "offline", UID: uid})
+		return s.offline[uid] == w
+	}
+	if !pending() {
+		return
+	}
+	elsewhere := false
+	if s.OnlineElsewhere != nil { // asked outside the lock: it may wait on the cluster
+		var err error
+		if elsewhere, err = s.OnlineElsewhere(uid); err != nil {
+			s.log.Warn("cannot tell whether the uid is online on another node; reporting it offline", "uid", uid, "err", err)
 		}
-	})
-	s.offline[uid] = t
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.offline[uid] != w { // back while the cluster was asked
+		return
+	}
+	delete(s.offline, uid)
+	if !elsewhere {
+		s.enqueue(Event{Type: "offline", UID: uid})
+	}
 }
 
 // Shutdown sends what is queued and waits (up to ctx) for retries; events
