@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -423,9 +424,9 @@ func TestClusterNodeHangs(t *testing.T) {
 	v.silent(200 * time.Millisecond)
 }
 
-// TestClusterWebhookOffline: in a cluster, a uid whose last tab on one node
-// closes while it has a tab on another node is not reported offline; when
-// its last tab anywhere closes, it is, once.
+// TestClusterWebhookOffline: in a cluster, a uid with tabs on two nodes is
+// reported online once; its last tab on one node closing while it has a tab
+// on another is not reported offline; its last tab anywhere closing is, once.
 func TestClusterWebhookOffline(t *testing.T) {
 	rec := &receiver{t: t}
 	hs := httptest.NewServer(rec)
@@ -436,6 +437,26 @@ func TestClusterWebhookOffline(t *testing.T) {
 	a, b := nodes[0].dial(), nodes[1].dial()
 	nodes[0].call("bindUid", map[string]any{"client_id": a.ID, "uid": "amy"})
 	nodes[0].call("bindUid", map[string]any{"client_id": b.ID, "uid": "amy"})
+	// Tabs of one uid on two nodes, bound one after the other and (bob) at
+	// the same moment: one online event each, from one node.
+	c, d := nodes[0].dial(), nodes[1].dial()
+	var wg sync.WaitGroup
+	for i, cl := range []*client{c, d} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i].post("/api/bindUid", map[string]any{"client_id": cl.ID, "uid": "bob"}, "")
+		}()
+	}
+	wg.Wait()
+	rec.wait(t, "online amy", func(e webhook.Event) bool { return e.Type == "online" && e.UID == "amy" })
+	rec.wait(t, "online bob", func(e webhook.Event) bool { return e.Type == "online" && e.UID == "bob" })
+	time.Sleep(500 * time.Millisecond)
+	for _, uid := range []string{"amy", "bob"} {
+		if got := rec.find(func(e webhook.Event) bool { return e.Type == "online" && e.UID == uid }); len(got) != 1 {
+			t.Fatalf("%s reported online %d times", uid, len(got))
+		}
+	}
 	a.Close()
 	rec.wait(t, "close of the tab on node 0", func(e webhook.Event) bool { return e.Type == "close" && e.ClientID == a.ID })
 	time.Sleep(time.Second) // well past offline_delay

@@ -188,6 +188,19 @@ func (c *Cluster) UIDOnlineElsewhere(uid string) (bool, error) {
 	return slices.ContainsFunc(nodes, func(n string) bool { return n != c.self }), nil
 }
 
+// UIDFirstHere reports whether this node is the one that has had uid the
+// longest among the live nodes (once this node's own change is written), so
+// that exactly one node reports a uid coming online.
+func (c *Cluster) UIDFirstHere(uid string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
+	defer cancel()
+	if err := c.pres.Sync(ctx); err != nil {
+		return false, err
+	}
+	first, err := c.pres.First(ctx, uid)
+	return first == c.self, err
+}
+
 // Stats returns the bus counters.
 func (c *Cluster) Stats() Stats {
 	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), PushesIn: c.pushesIn.Load(), Idle: c.idle.Load(), Pushes: c.pushes.Load()}

@@ -369,3 +369,45 @@ func TestNodeExpiry(t *testing.T) {
 		t.Fatalf("clients counted on a dead node: %v", n)
 	}
 }
+
+// TestFirstHolder: of the nodes holding a uid, exactly one is first, the
+// one that has had it the longest, even when both get it at once.
+func TestFirstHolder(t *testing.T) {
+	opts, _ := redisOptions(t, "first", 2*time.Second)
+	a, b := startNode(t, opts, 2961), startNode(t, opts, 2962)
+	ca, _ := a.connect()
+	cb, _ := b.connect()
+	first := func(n *node, uid string) bool {
+		t.Helper()
+		ok, err := n.c.UIDFirstHere(uid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	do(t, a, hub.Command{Op: hub.OpBindUid, ClientID: cb.ID, UIDs: []string{"u"}})
+	time.Sleep(5 * time.Millisecond) // Redis time has millisecond resolution
+	do(t, a, hub.Command{Op: hub.OpBindUid, ClientID: ca.ID, UIDs: []string{"u"}})
+	if !first(b, "u") || first(a, "u") {
+		t.Fatalf("b bound u first: b first %v, a first %v", first(b, "u"), first(a, "u"))
+	}
+	do(t, a, hub.Command{Op: hub.OpUnbindUid, ClientID: cb.ID})
+	if !first(a, "u") {
+		t.Fatal("a is the only holder left but not first")
+	}
+	for i := range 20 { // both at once: exactly one is first
+		uid := fmt.Sprint("both", i)
+		var wg sync.WaitGroup
+		for _, bind := range []struct {
+			n  *node
+			id string
+		}{{a, ca.ID}, {b, cb.ID}} {
+			wg.Add(1)
+			go func() { defer wg.Done(); do(t, bind.n, hub.Command{Op: hub.OpBindUid, ClientID: bind.id, UIDs: []string{uid}}) }()
+		}
+		wg.Wait()
+		if first(a, uid) == first(b, uid) {
+			t.Fatalf("%s: a first %v, b first %v", uid, first(a, uid), first(b, uid))
+		}
+	}
+}

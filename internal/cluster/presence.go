@@ -21,7 +21,7 @@ import (
 //
 //	<prefix>:nodes               sorted set: node id -> last heartbeat (Redis time, ms)
 //	<prefix>:node:<id>           hash: addr (the inner address), ws, pid, started
-//	<prefix>:node:<id>:uids      set of uids with a client on the node
+//	<prefix>:node:<id>:uids      hash: uid with a client on the node -> since when (Redis time, ms)
 //	<prefix>:node:<id>:groups    set of groups with a member on the node
 //
 // Changes are recorded by the hub's presence hooks and written by one
@@ -321,43 +321,75 @@ func (p *Presence) writeChanges(ctx context.Context, batch map[interest]bool) er
 		}
 	}
 	pipe := p.rdb.Pipeline()
-	for i, suffix := range []string{":uids", ":groups"} {
-		if len(add[i]) > 0 {
-			pipe.SAdd(ctx, p.key(suffix), add[i]...)
-		}
-		if len(del[i]) > 0 {
-			pipe.SRem(ctx, p.key(suffix), del[i]...)
-		}
-		pipe.PExpire(ctx, p.key(suffix), p.ttl)
+	if len(add[0]) > 0 { // a uid already there (off and on again between writes) keeps its time
+		pipe.Eval(ctx, addUIDsScript, nil, append([]any{p.key(":uids")}, add[0]...)...)
 	}
+	if len(del[0]) > 0 {
+		pipe.HDel(ctx, p.key(":uids"), anyStrings(del[0])...)
+	}
+	if len(add[1]) > 0 {
+		pipe.SAdd(ctx, p.key(":groups"), add[1]...)
+	}
+	if len(del[1]) > 0 {
+		pipe.SRem(ctx, p.key(":groups"), del[1]...)
+	}
+	pipe.PExpire(ctx, p.key(":uids"), p.ttl)
+	pipe.PExpire(ctx, p.key(":groups"), p.ttl)
 	_, err := pipe.Exec(ctx)
 	return err
 }
 
-// writeAll replaces the node's sets with the hub's state, in one transaction.
+// addUIDsScript records uids (ARGV[2] on) in the node's uid hash (ARGV[1])
+// with Redis's time, keeping the time of a uid already there.
+const addUIDsScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 2, #ARGV do redis.call('HSETNX', ARGV[1], ARGV[i], now) end
+`
+
+func anyStrings(l []any) []string {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i], _ = v.(string)
+	}
+	return out
+}
+
+// writeAll replaces the node's uids and groups with the hub's state, in
+// one transaction; every uid gets the time of the rewrite.
 func (p *Presence) writeAll(ctx context.Context) error {
 	uids, groups := p.state()
-	tx := p.rdb.TxPipeline()
-	for _, s := range []struct {
-		suffix string
-		names  []string
-	}{{":uids", uids}, {":groups", groups}} {
-		tx.Del(ctx, p.key(s.suffix))
-		for i := 0; i < len(s.names); i += 1000 {
-			chunk := s.names[i:min(i+1000, len(s.names))]
-			args := make([]any, len(chunk))
-			for j, n := range chunk {
-				args[j] = n
-			}
-			tx.SAdd(ctx, p.key(s.suffix), args...)
-		}
-		tx.PExpire(ctx, p.key(s.suffix), p.ttl)
+	now, err := p.rdb.Time(ctx).Result()
+	if err != nil {
+		return err
 	}
-	_, err := tx.Exec(ctx)
-	if err == nil {
+	since := now.UnixMilli()
+	tx := p.rdb.TxPipeline()
+	tx.Del(ctx, p.key(":uids"), p.key(":groups"))
+	for i := 0; i < len(uids); i += 1000 {
+		var pairs []any
+		for _, uid := range uids[i:min(i+1000, len(uids))] {
+			pairs = append(pairs, uid, since)
+		}
+		tx.HSet(ctx, p.key(":uids"), pairs...)
+	}
+	for i := 0; i < len(groups); i += 1000 {
+		tx.SAdd(ctx, p.key(":groups"), anyOf(groups[i:min(i+1000, len(groups))])...)
+	}
+	tx.PExpire(ctx, p.key(":uids"), p.ttl)
+	tx.PExpire(ctx, p.key(":groups"), p.ttl)
+	if _, err = tx.Exec(ctx); err == nil {
 		p.log.Debug("presence written", "uids", len(uids), "groups", len(groups))
 	}
 	return err
+}
+
+func anyOf(l []string) []any {
+	out := make([]any, len(l))
+	for i, v := range l {
+		out[i] = v
+	}
+	return out
 }
 
 // leave removes the node from presence at a clean stop.
@@ -385,11 +417,13 @@ func (p *Presence) liveArgs(group bool) []any {
 // routeScript returns the live nodes whose set (ARGV[3]: uids or groups)
 // holds any of the names given after it.
 var routeScript = redis.NewScript(luaLive + `
+local member = 'SISMEMBER'
+if ARGV[3] == 'uids' then member = 'HEXISTS' end
 local out = {}
 for _, n in ipairs(live) do
   local k = p .. ':node:' .. n .. ':' .. ARGV[3]
   for i = 4, #ARGV do
-    if redis.call('SISMEMBER', k, ARGV[i]) == 1 then table.insert(out, n); break end
+    if redis.call(member, k, ARGV[i]) == 1 then table.insert(out, n); break end
   end
 end
 return out
@@ -397,11 +431,44 @@ return out
 
 // unionScript returns the union of the live nodes' sets (ARGV[3]: uids or groups).
 var unionScript = redis.NewScript(luaLive + `
-local keys = {}
-for _, n in ipairs(live) do table.insert(keys, p .. ':node:' .. n .. ':' .. ARGV[3]) end
-if #keys == 0 then return {} end
-return redis.call('SUNION', unpack(keys))
+local list = 'SMEMBERS'
+if ARGV[3] == 'uids' then list = 'HKEYS' end
+local seen, out = {}, {}
+for _, n in ipairs(live) do
+  for _, name in ipairs(redis.call(list, p .. ':node:' .. n .. ':' .. ARGV[3])) do
+    if not seen[name] then seen[name] = true; table.insert(out, name) end
+  end
+end
+return out
 `)
+
+// firstScript returns the live node that has had uid (ARGV[3]) the longest,
+// the lowest id among equals, or nil.
+var firstScript = redis.NewScript(luaLive + `
+local best, bestSince
+for _, n in ipairs(live) do
+  local since = redis.call('HGET', p .. ':node:' .. n .. ':uids', ARGV[3])
+  if since then
+    since = tonumber(since)
+    if not best or since < bestSince or (since == bestSince and n < best) then best, bestSince = n, since end
+  end
+end
+return best
+`)
+
+// First returns the live node that has had a client bound to uid the
+// longest (ties: the lowest node id), or "" when no node has one. Every
+// node asking gets the same answer, so exactly one of them is first.
+func (p *Presence) First(ctx context.Context, uid string) (string, error) {
+	id, err := firstScript.Run(ctx, p.rdb, nil, p.prefix, p.ttl.Milliseconds(), uid).Text()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: redis: %v", ErrUnavailable, err)
+	}
+	return id, nil
+}
 
 // liveScript returns the live node ids.
 var liveScript = redis.NewScript(luaLive + `return live`)

@@ -412,8 +412,9 @@ func (n *Node) Run(ctx context.Context) error {
 	sinks := events.Multi{n.workers}
 	if ev := n.cfg.Events; ev.Sink == "webhook" {
 		n.hook = webhook.New(webhookOptions(ev), n.log.With("component", "webhook"))
-		if n.cluster != nil { // offline means offline on every node
+		if n.cluster != nil { // online and offline mean on the whole cluster
 			n.hook.OnlineElsewhere = n.cluster.UIDOnlineElsewhere
+			n.hook.OnlineFirst = n.cluster.UIDFirstHere
 		}
 		if toCluster := n.Hub.Presence; toCluster != nil {
 			n.Hub.Presence = func(uid string, online bool) { toCluster(uid, online); n.hook.Presence(uid, online) }

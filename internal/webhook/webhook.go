@@ -83,6 +83,10 @@ type Sink struct {
 	// a uid still has clients on another node; such a uid is not reported
 	// offline when its last client here leaves.
 	OnlineElsewhere func(uid string) (bool, error)
+	// OnlineFirst, when set before use (in a cluster), reports whether this
+	// node is the one that has had the uid the longest; only that node
+	// reports the uid online.
+	OnlineFirst func(uid string) (bool, error)
 }
 
 // New starts a sink; Close flushes and stops it.
@@ -167,12 +171,29 @@ func (s *Sink) Presence(uid string, online bool) {
 			delete(s.offline, uid) // back within the window: no offline, no online
 			return
 		}
-		s.enqueue(Event{Type: "online", UID: uid})
+		if s.OnlineFirst == nil {
+			s.enqueue(Event{Type: "online", UID: uid})
+			return
+		}
+		go s.reportOnline(uid) // the cluster is asked outside the hub's lock
 		return
 	}
 	w := &offlineWait{}
 	w.timer = time.AfterFunc(max(s.opts().OfflineDelay, 0), func() { s.reportOffline(uid, w) })
 	s.offline[uid] = w
+}
+
+// reportOnline sends uid's online event if this node is the first to have
+// it in the cluster.
+func (s *Sink) reportOnline(uid string) {
+	first, err := s.OnlineFirst(uid)
+	if err != nil {
+		s.log.Warn("cannot tell whether another node has the uid already; reporting it online", "uid", uid, "err", err)
+		first = true
+	}
+	if first {
+		s.enqueue(Event{Type: "online", UID: uid})
+	}
 }
 
 // offlineWait is one uid's pending offline event.
