@@ -403,7 +403,10 @@ func TestFirstHolder(t *testing.T) {
 			id string
 		}{{a, ca.ID}, {b, cb.ID}} {
 			wg.Add(1)
-			go func() { defer wg.Done(); do(t, bind.n, hub.Command{Op: hub.OpBindUid, ClientID: bind.id, UIDs: []string{uid}}) }()
+			go func() {
+				defer wg.Done()
+				do(t, bind.n, hub.Command{Op: hub.OpBindUid, ClientID: bind.id, UIDs: []string{uid}})
+			}()
 		}
 		wg.Wait()
 		if first(a, uid) == first(b, uid) {
