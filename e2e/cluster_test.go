@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -443,9 +444,14 @@ func TestClusterWebhookOffline(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, cl := range []*client{c, d} {
 		wg.Add(1)
-		go func() {
+		url, body := "http://"+nodes[i].addr("api")+"/api/bindUid", fmt.Sprintf(`{"client_id":%q,"uid":"bob"}`, cl.ID)
+		go func() { // at the same moment on both nodes; no t.Fatal off the test's goroutine
 			defer wg.Done()
-			nodes[i].post("/api/bindUid", map[string]any{"client_id": cl.ID, "uid": "bob"}, "")
+			if resp, err := http.Post(url, "application/json", strings.NewReader(body)); err != nil {
+				t.Error(err)
+			} else {
+				resp.Body.Close()
+			}
 		}()
 	}
 	wg.Wait()
