@@ -43,6 +43,7 @@ type Stats struct {
 	PushesIn uint64 `json:"pushes_received"`   // of those, pushes (sendToUid, sendToGroup, sendToAll)
 	Idle     uint64 `json:"pushes_idle"`       // received pushes that found no client here
 	Pushes   uint64 `json:"pushes"`            // uid, group and all pushes started here
+	Rewrites uint64 `json:"presence_rewrites"` // whole presence written: once at start, then after each Redis failure
 }
 
 // Cluster runs commands across the nodes. Safe for concurrent use.
@@ -203,7 +204,8 @@ func (c *Cluster) UIDFirstHere(uid string) (bool, error) {
 
 // Stats returns the bus counters.
 func (c *Cluster) Stats() Stats {
-	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), PushesIn: c.pushesIn.Load(), Idle: c.idle.Load(), Pushes: c.pushes.Load()}
+	return Stats{Sent: c.sent.Load(), Received: c.received.Load(), PushesIn: c.pushesIn.Load(), Idle: c.idle.Load(), Pushes: c.pushes.Load(),
+		Rewrites: c.pres.rewrites.Load()}
 }
 
 // Close leaves presence and closes the engine connections.

@@ -216,6 +216,14 @@ func TestClusterWide(t *testing.T) {
 				t.Errorf("c1 closed=%v frames=%q", closed, c1c.got())
 			}
 
+			// All of that was written change by change: no node had to
+			// rewrite its whole presence after a failed write.
+			for i, n := range []*node{a, b, c} {
+				if r := n.c.Stats().Rewrites; r != 1 {
+					t.Errorf("node %d wrote its whole presence %d times, want once (at start)", i, r)
+				}
+			}
+
 			// Bad input is refused before anything leaves the node.
 			if _, err := a.c.Do(&hub.Command{Op: hub.OpSendToUid, UIDs: []string{""}, Message: msg("x")}); !errors.Is(err, hub.ErrInvalid) {
 				t.Errorf("empty uid: %v", err)

@@ -50,6 +50,8 @@ type Presence struct {
 	nodes atomic.Pointer[[]Node] // the live nodes at the last heartbeat
 
 	crashed atomic.Bool // tests: stop without leaving, as a killed node does
+
+	rewrites atomic.Uint64 // whole-state writes: the first, then one per failure
 }
 
 // Node is one live node as presence lists it.
@@ -335,8 +337,10 @@ func (p *Presence) writeChanges(ctx context.Context, batch map[interest]bool) er
 	}
 	pipe.PExpire(ctx, p.key(":uids"), p.ttl)
 	pipe.PExpire(ctx, p.key(":groups"), p.ttl)
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	return nil
 }
 
 // addUIDsScript records uids (ARGV[2] on) in the node's uid hash (ARGV[1])
@@ -345,6 +349,7 @@ const addUIDsScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 2, #ARGV do redis.call('HSETNX', ARGV[1], ARGV[i], now) end
+return #ARGV - 1
 `
 
 func anyStrings(l []any) []string {
@@ -379,6 +384,7 @@ func (p *Presence) writeAll(ctx context.Context) error {
 	tx.PExpire(ctx, p.key(":uids"), p.ttl)
 	tx.PExpire(ctx, p.key(":groups"), p.ttl)
 	if _, err = tx.Exec(ctx); err == nil {
+		p.rewrites.Add(1)
 		p.log.Debug("presence written", "uids", len(uids), "groups", len(groups))
 	}
 	return err
