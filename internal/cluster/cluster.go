@@ -306,17 +306,20 @@ func (c *Cluster) Do(cmd *hub.Command) (any, error) {
 		if online, _ := c.hub.Do(cmd); online == true {
 			return true, nil
 		}
+		// Other nodes from presence; this node's own entry may lag by a
+		// write, and its hub has just answered exactly.
 		nodes, err := c.pres.Route(ctx, false, cmd.UIDs)
 		if err != nil {
 			return nil, err
 		}
-		return len(nodes) > 0, nil
+		return slices.ContainsFunc(nodes, func(n string) bool { return n != c.self }), nil
 	case hub.OpGetAllUidCount, hub.OpGetAllUidList, hub.OpGetAllGroupIdList:
-		list, err := c.pres.Union(ctx, cmd.Op == hub.OpGetAllGroupIdList)
+		list, err := c.pres.Union(ctx, cmd.Op == hub.OpGetAllGroupIdList, c.self)
 		if err != nil {
 			return nil, err
 		}
-		// This node's own sets may lag by a write; its hub is exact.
+		// The other nodes from presence, this one from its hub, which is
+		// exact where its presence may lag by a write.
 		local := c.hub.Groups()
 		if cmd.Op != hub.OpGetAllGroupIdList {
 			local = c.hub.UIDs()

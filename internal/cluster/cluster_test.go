@@ -424,3 +424,24 @@ func TestFirstHolder(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnPresenceNotTrusted: a node answers for itself from its hub, never
+// from its own presence entry, which can lag its hub by a write (here: an
+// entry its hub does not have, written behind its back).
+func TestOwnPresenceNotTrusted(t *testing.T) {
+	opts, _ := redisOptions(t, "own", 2*time.Second)
+	a, b := startNode(t, opts, 2971), startNode(t, opts, 2972)
+	if err := a.c.rdb.HSet(context.Background(), a.c.pres.key(":uids"), "ghost", 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if online := do(t, a, hub.Command{Op: hub.OpIsUidOnline, UIDs: []string{"ghost"}}); online != false {
+		t.Errorf("a says ghost is online from its own stale entry")
+	}
+	if uids := do(t, a, hub.Command{Op: hub.OpGetAllUidList}); fmt.Sprint(uids) != "[]" {
+		t.Errorf("a lists %v from its own stale entry", uids)
+	}
+	// Other nodes do go by presence: for them, a has ghost.
+	if online := do(t, b, hub.Command{Op: hub.OpIsUidOnline, UIDs: []string{"ghost"}}); online != true {
+		t.Errorf("b does not see a's presence entry")
+	}
+}

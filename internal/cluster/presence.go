@@ -435,14 +435,17 @@ end
 return out
 `)
 
-// unionScript returns the union of the live nodes' sets (ARGV[3]: uids or groups).
+// unionScript returns the union of the live nodes' uids or groups (ARGV[3]),
+// leaving out node ARGV[4].
 var unionScript = redis.NewScript(luaLive + `
 local list = 'SMEMBERS'
 if ARGV[3] == 'uids' then list = 'HKEYS' end
 local seen, out = {}, {}
 for _, n in ipairs(live) do
-  for _, name in ipairs(redis.call(list, p .. ':node:' .. n .. ':' .. ARGV[3])) do
-    if not seen[name] then seen[name] = true; table.insert(out, name) end
+  if n ~= ARGV[4] then
+    for _, name in ipairs(redis.call(list, p .. ':node:' .. n .. ':' .. ARGV[3])) do
+      if not seen[name] then seen[name] = true; table.insert(out, name) end
+    end
   end
 end
 return out
@@ -489,9 +492,10 @@ func (p *Presence) Route(ctx context.Context, group bool, names []string) ([]str
 	return p.strings(routeScript.Run(ctx, p.rdb, nil, args...).StringSlice())
 }
 
-// Union returns every uid (group false) or group (true) in the cluster.
-func (p *Presence) Union(ctx context.Context, group bool) ([]string, error) {
-	return p.strings(unionScript.Run(ctx, p.rdb, nil, p.liveArgs(group)...).StringSlice())
+// Union returns every uid (group false) or group (true) on the live nodes
+// other than except.
+func (p *Presence) Union(ctx context.Context, group bool, except string) ([]string, error) {
+	return p.strings(unionScript.Run(ctx, p.rdb, nil, append(p.liveArgs(group), except)...).StringSlice())
 }
 
 // Live returns the ids of the live nodes, read from Redis now.
