@@ -426,6 +426,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.cfg.Events.Sink == "php" {
 		if n.pool == nil {
 			n.closeListeners()
+			n.leaveCluster()
 			return errors.New("events.sink: \"php\" needs a PHP app (php.entry, or a ThinkPHP project in php.app)")
 		}
 		sinks = append(sinks, newPHPSink(n.pool, n.Hub, n.log.With("component", "php-events")))
@@ -434,6 +435,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.gw, n.log.With("listener", "ws"))
 	if err != nil {
 		n.closeListeners()
+		n.leaveCluster()
 		return fmt.Errorf("ws.transport: %w", err)
 	}
 	src := metrics.Sources{Hub: n.Hub, WS: n.ws.Stats}
