@@ -216,6 +216,16 @@ func TestClusterWide(t *testing.T) {
 				t.Errorf("c1 closed=%v frames=%q", closed, c1c.got())
 			}
 
+			if ok := do(t, c, hub.Command{Op: hub.OpDestroyClient, ClientID: b1.ID}); ok != true {
+				t.Errorf("destroyClient on another node: %v", ok)
+			}
+			b1c.mu.Lock()
+			destroyed := b1c.closed
+			b1c.mu.Unlock()
+			if !destroyed {
+				t.Errorf("b1 not destroyed")
+			}
+
 			// All of that was written change by change: no node had to
 			// rewrite its whole presence after a failed write.
 			for i, n := range []*node{a, b, c} {
