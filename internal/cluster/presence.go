@@ -47,7 +47,7 @@ type Presence struct {
 	healthy   atomic.Bool
 	lastErr   atomic.Pointer[error]
 
-	nodes atomic.Pointer[[]Node] // the live nodes at the last heartbeat
+	nodes atomic.Pointer[[]Node] // the live nodes as last read
 
 	crashed atomic.Bool // tests: stop without leaving, as a killed node does
 
@@ -195,7 +195,7 @@ func (p *Presence) ok() {
 
 // heartbeatScript renews the node's keys, drops nodes whose heartbeat is
 // older than the expiry from the node list and returns whether the node's
-// hash still existed (it does not after a Redis restart) and the live nodes.
+// hash still existed (it does not after a Redis restart).
 var heartbeatScript = redis.NewScript(`
 local p, id, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local t = redis.call('TIME')
@@ -208,12 +208,7 @@ for i = 4, #ARGV, 2 do redis.call('HSET', k, ARGV[i], ARGV[i + 1]) end
 redis.call('PEXPIRE', k, ttl)
 redis.call('PEXPIRE', k .. ':uids', ttl)
 redis.call('PEXPIRE', k .. ':groups', ttl)
-local out = {existed}
-for _, n in ipairs(redis.call('ZRANGE', p .. ':nodes', 0, -1)) do
-  local addr = redis.call('HGET', p .. ':node:' .. n, 'addr')
-  if addr then table.insert(out, n); table.insert(out, addr) end
-end
-return out
+return existed
 `)
 
 // luaLive starts the query scripts: the prefix, the expiry and the live
@@ -238,13 +233,11 @@ return out
 
 func (p *Presence) heartbeat(ctx context.Context) (existed bool, err error) {
 	args := append([]any{p.prefix, p.id, p.ttl.Milliseconds()}, p.info...)
-	res, err := heartbeatScript.Run(ctx, p.rdb, nil, args...).Slice()
+	existed, err = heartbeatScript.Run(ctx, p.rdb, nil, args...).Bool()
 	if err != nil {
 		return false, p.fail(err)
 	}
-	p.storeNodes(res[1:])
-	n, _ := res[0].(int64)
-	return n == 1, nil
+	return existed, nil
 }
 
 // storeNodes keeps a list of id, addr pairs as the live nodes.
@@ -260,8 +253,7 @@ func (p *Presence) storeNodes(pairs []any) []Node {
 	return nodes
 }
 
-// Nodes returns the live nodes as last read (by the heartbeat or
-// ReadNodes), in id order.
+// Nodes returns the live nodes as ReadNodes last read them, in id order.
 func (p *Presence) Nodes() []Node { return *p.nodes.Load() }
 
 // ReadNodes reads the live nodes from Redis now; when Redis cannot be
@@ -310,7 +302,7 @@ func (p *Presence) writeChanges(ctx context.Context, batch map[interest]bool) er
 	if len(batch) == 0 {
 		return nil
 	}
-	var add, del [2][]any // [uids, groups]
+	var add, del [2][]string // [uids, groups]
 	for k, on := range batch {
 		i := 0
 		if k.group {
@@ -324,16 +316,16 @@ func (p *Presence) writeChanges(ctx context.Context, batch map[interest]bool) er
 	}
 	pipe := p.rdb.Pipeline()
 	if len(add[0]) > 0 { // a uid already there (off and on again between writes) keeps its time
-		pipe.Eval(ctx, addUIDsScript, nil, append([]any{p.key(":uids")}, add[0]...)...)
+		pipe.Eval(ctx, addUIDsScript, nil, append([]any{p.key(":uids")}, anyOf(add[0])...)...)
 	}
 	if len(del[0]) > 0 {
-		pipe.HDel(ctx, p.key(":uids"), anyStrings(del[0])...)
+		pipe.HDel(ctx, p.key(":uids"), del[0]...)
 	}
 	if len(add[1]) > 0 {
-		pipe.SAdd(ctx, p.key(":groups"), add[1]...)
+		pipe.SAdd(ctx, p.key(":groups"), anyOf(add[1])...)
 	}
 	if len(del[1]) > 0 {
-		pipe.SRem(ctx, p.key(":groups"), del[1]...)
+		pipe.SRem(ctx, p.key(":groups"), anyOf(del[1])...)
 	}
 	pipe.PExpire(ctx, p.key(":uids"), p.ttl)
 	pipe.PExpire(ctx, p.key(":groups"), p.ttl)
@@ -351,14 +343,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 2, #ARGV do redis.call('HSETNX', ARGV[1], ARGV[i], now) end
 return #ARGV - 1
 `
-
-func anyStrings(l []any) []string {
-	out := make([]string, len(l))
-	for i, v := range l {
-		out[i], _ = v.(string)
-	}
-	return out
-}
 
 // writeAll replaces the node's uids and groups with the hub's state, in
 // one transaction; every uid gets the time of the rewrite.
