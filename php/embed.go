@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 )
 
-//go:embed worker.php autoload.php src/*.php src/ThinkPHP/*.php
+//go:embed worker.php autoload.php src/*.php src/ThinkPHP/*.php src/ThinkPHP/shim/*.php
 var files embed.FS
 
 // Install writes the SDK into a directory under base named after its

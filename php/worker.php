@@ -17,7 +17,26 @@ if (($argv[1] ?? '') === '--thinkphp') {
         fwrite(STDERR, "thinkgate worker: $root/vendor/autoload.php not found; run composer install\n");
         exit(2);
     }
-    $adapter = Thinkgate\ThinkPHP\Adapter::boot($root);
+    // Boot errors are written to stderr here, whatever the app does to
+    // display_errors (ThinkPHP turns it off outside debug mode).
+    $booted = false;
+    register_shutdown_function(static function () use (&$booted, $root) {
+        $err = error_get_last();
+        if (!$booted && $err !== null && in_array($err['type'], [E_ERROR, E_PARSE, E_CORE_ERROR, E_COMPILE_ERROR, E_USER_ERROR], true)) {
+            fwrite(STDERR, "thinkgate worker: $root failed to boot: PHP fatal error: {$err['message']} at {$err['file']}:{$err['line']}\n");
+        } elseif (!$booted) {
+            fwrite(STDERR, "thinkgate worker: $root ended the process while booting (exit() or die() in its boot code?)\n");
+        }
+    });
+    try {
+        $adapter = Thinkgate\ThinkPHP\Adapter::boot($root, (string)getenv('THINKGATE_TP_INDEX'), getenv('THINKGATE_TP_PRELOAD') !== '0');
+    } catch (\Throwable $e) {
+        $booted = true; // reported here
+        fwrite(STDERR, "thinkgate worker: $root failed to boot: " . get_class($e) . ': ' . $e->getMessage()
+            . ' at ' . $e->getFile() . ':' . $e->getLine() . "\n" . $e->getTraceAsString() . "\n");
+        exit(1);
+    }
+    $booted = true;
     // events.on_*: controller paths for WebSocket events and the worker's life.
     if (($start = getenv('THINKGATE_ON_WORKER_START')) !== false && $start !== '') {
         Thinkgate\ThinkPHP\Events::hook($adapter, $start);

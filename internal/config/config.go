@@ -112,7 +112,8 @@ type PHP struct {
 	QueueTimeout   Duration `toml:"queue_timeout" live:"" doc:"How long a request waits for a free worker before 503 with Retry-After."`
 	BootTimeout    Duration `toml:"boot_timeout" live:"" doc:"Time a new worker has to boot the app and report ready."`
 	Debug          bool     `toml:"debug" live:"" doc:"Show exception messages in 500 responses."`
-	Watch          bool     `toml:"watch" doc:"Reload the workers when the app's PHP, config or .env files change (development; also thinkgate start -watch)."`
+	Watch          bool     `toml:"watch" doc:"Reload the workers when the app's PHP, config or .env files change (development; also thinkgate start -watch). With workers = 0 it runs one worker, so templates are never compiled by two at once."`
+	Preload        bool     `toml:"preload" doc:"ThinkPHP: load app/middleware.php once per worker and each route folder's files once, at their first request (true); false loads them on every request, as php think run does (for route files that depend on the request)."`
 }
 
 // Log configures logging.
@@ -191,7 +192,7 @@ func Default() Config {
 		Text:     Text{Listen: "127.0.0.1:5678", MaxLineSize: 1 << 20},
 		GWCompat: GWCompat{Register: "127.0.0.1:1236", Inner: "127.0.0.1:2900", LanIP: "127.0.0.1"},
 		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20},
-		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20,
+		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20, Preload: true,
 			RequestTimeout: Duration{60 * time.Second}, QueueTimeout: Duration{10 * time.Second}, BootTimeout: Duration{30 * time.Second}},
 		Log: Log{Level: "info", Format: "text"},
 		Events: Events{Sink: "none", WebhookBatch: 100, WebhookWait: Duration{50 * time.Millisecond},
@@ -300,11 +301,22 @@ func ApplyLive(dst, src *Config) {
 	}
 }
 
+// envAliases are older names of environment overrides, still accepted.
+var envAliases = map[string]string{"THINKGATE_TP_PRELOAD": "THINKGATE_PHP_PRELOAD"}
+
 func applyEnv(cfg *Config, environ []string) error {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
 			env[k] = v
+		}
+	}
+	for alias, name := range envAliases {
+		if v, ok := env[alias]; ok {
+			if _, set := env[name]; !set {
+				env[name] = v
+			}
+			delete(env, alias)
 		}
 	}
 	if len(env) == 0 {

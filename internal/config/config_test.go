@@ -46,6 +46,27 @@ func TestFileThenEnv(t *testing.T) {
 	}
 }
 
+// TestOlderEnvNames: THINKGATE_TP_PRELOAD, documented before php.preload
+// existed, still turns route preloading off; the new name wins over it.
+func TestOlderEnvNames(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"THINKGATE_TP_PRELOAD=0"}, false},
+		{[]string{"THINKGATE_TP_PRELOAD=0", "THINKGATE_PHP_PRELOAD=true"}, true},
+	} {
+		cfg, err := Load("", false, c.env)
+		if err != nil {
+			t.Fatalf("%v: %v", c.env, err)
+		}
+		if cfg.PHP.Preload != c.want {
+			t.Errorf("%v: php.preload = %v, want %v", c.env, cfg.PHP.Preload, c.want)
+		}
+	}
+}
+
 func TestErrorsNameTheKey(t *testing.T) {
 	cases := []struct {
 		name, file string

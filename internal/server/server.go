@@ -244,6 +244,12 @@ func thinkPHPDebug(dir string) bool {
 	return false
 }
 
+// watching reports whether the app's files are watched for hot reload:
+// php.watch, or a ThinkPHP project in debug mode (as php think run).
+func watching(cfg config.Config) bool {
+	return cfg.PHP.Watch || (cfg.PHP.Entry == "" && thinkPHPDebug(cfg.PHP.App))
+}
+
 // isThinkPHP reports whether dir is a ThinkPHP 6/8 project with its
 // dependencies installed: the think console script, app/, public/ and the
 // framework under vendor/.
@@ -283,12 +289,21 @@ func poolConfig(cfg config.Config, push func([]byte) []byte) (phpworker.Spec, ph
 		return spec, opts, fmt.Errorf("php: %w", err)
 	}
 	var args []string
+	env := []string{}
 	if c.Entry == "" { // a ThinkPHP project (hasApp checked it)
 		root, err := filepath.Abs(c.App)
 		if err != nil {
 			return spec, opts, fmt.Errorf("php.app: %w", err)
 		}
 		args = []string{worker, "--thinkphp", root}
+		public := c.Public
+		if !filepath.IsAbs(public) {
+			public = filepath.Join(root, public)
+		}
+		env = append(env, "THINKGATE_TP_INDEX="+filepath.Join(public, "index.php"))
+		if !c.Preload {
+			env = append(env, "THINKGATE_TP_PRELOAD=0")
+		}
 	} else {
 		entry := c.Entry
 		if !filepath.IsAbs(entry) {
@@ -302,8 +317,13 @@ func poolConfig(cfg config.Config, push func([]byte) []byte) (phpworker.Spec, ph
 	workers := c.Workers
 	if workers == 0 {
 		workers = runtime.NumCPU()
+		if watching(cfg) {
+			// Hot reload means development: one worker, so that template
+			// engines that write compiled files without locking (ThinkPHP's)
+			// never have one worker read what another is half-way writing.
+			workers = 1
+		}
 	}
-	env := []string{}
 	if c.Debug {
 		env = append(env, "THINKGATE_DEBUG=1")
 	}
@@ -487,7 +507,7 @@ func (n *Node) Run(ctx context.Context) error {
 			IdleTimeout:       appserver.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 		}
-		if n.cfg.PHP.Watch || (n.cfg.PHP.Entry == "" && thinkPHPDebug(n.cfg.PHP.App)) {
+		if watching(n.cfg) {
 			wctx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
 			go watch.Run(wctx, watch.DefaultOptions(n.cfg.PHP.App), n.log.With("component", "watch"), func(file string) {

@@ -29,7 +29,8 @@ final class Request
         $this->path = $meta['path'] ?? '/';
         $this->query = $meta['query'] ?? '';
         $this->headers = $meta['headers'] ?? [];
-        $this->cookies = $meta['cookies'] ?? [];
+        $cookie = $this->header('Cookie');
+        $this->cookies = $cookie !== null ? self::parseCookies($cookie) : ($meta['cookies'] ?? []);
         $this->body = $body;
         parse_str($this->query, $this->get);
         // Form pairs keep their order and PHP's nesting (a[b][]=1) through parse_str.
@@ -59,13 +60,56 @@ final class Request
         $_POST = $this->post;
         $_COOKIE = $this->cookies;
         $_FILES = $this->files;
-        $_SERVER = $this->server + $_SERVER;
+        $_SERVER = $this->server + self::baseServer();
         $_REQUEST = $this->post + $this->get;
     }
 
     public static function clearGlobals(): void
     {
         $_GET = $_POST = $_COOKIE = $_FILES = $_REQUEST = [];
+        $_SERVER = self::baseServer();
+    }
+
+    /**
+     * The process's own $_SERVER (environment, argv) without anything a
+     * request sets, taken once: a request's headers never outlive it.
+     */
+    private static function baseServer(): array
+    {
+        static $base = null;
+        if ($base === null) {
+            $base = array_filter($_SERVER, static fn ($k) => !preg_match(
+                '/^(HTTP_|CONTENT_|HTTPS$|REQUEST_|QUERY_STRING$|PATH_INFO$|PHP_SELF$|SCRIPT_|DOCUMENT_ROOT$|REMOTE_|SERVER_|ORIG_PATH_INFO$)/',
+                (string)$k
+            ), ARRAY_FILTER_USE_KEY);
+        }
+        return $base;
+    }
+
+    /**
+     * $_COOKIE as PHP builds it from a Cookie header: pairs split at ';',
+     * names and values rawurl-decoded, the first of a repeated name kept,
+     * names mangled and nested as PHP does (a.b is a_b, a[x] an array).
+     */
+    private static function parseCookies(string $header): array
+    {
+        $pairs = [];
+        $seen = [];
+        foreach (explode(';', $header) as $part) {
+            $part = ltrim($part, " \t");
+            if ($part === '') {
+                continue;
+            }
+            [$name, $value] = array_pad(explode('=', $part, 2), 2, '');
+            $name = rawurldecode($name);
+            if ($name === '' || isset($seen[$name])) {
+                continue;
+            }
+            $seen[$name] = true;
+            $pairs[] = rawurlencode($name) . '=' . rawurlencode(rawurldecode($value));
+        }
+        parse_str(implode('&', $pairs), $cookies);
+        return $cookies;
     }
 
     /** PHP's $_FILES layout, including name[] and name[a] nesting. */
@@ -114,12 +158,23 @@ final class Request
             'REQUEST_METHOD' => $m['method'] ?? 'GET',
             'SCRIPT_NAME' => '/index.php',
             'SCRIPT_FILENAME' => rtrim($m['document_root'] ?? '', '/') . '/index.php',
-            'PATH_INFO' => $m['path'] ?? '/',
-            'PHP_SELF' => '/index.php' . ($m['path'] ?? '/'),
-            'QUERY_STRING' => $m['query'] ?? '',
+            'PHP_SELF' => '/index.php',
             'REQUEST_TIME' => time(),
             'REQUEST_TIME_FLOAT' => microtime(true),
         ];
+        // As php -S with a router: PATH_INFO is the path after /index.php, or
+        // the whole path; none for / and /index.php. QUERY_STRING only with a query.
+        $path = $m['path'] ?? '/';
+        if ($path === '/index.php' || str_starts_with($path, '/index.php/')) {
+            $path = substr($path, 10);
+        }
+        if ($path !== '' && $path !== '/') {
+            $s['PATH_INFO'] = $path;
+            $s['PHP_SELF'] .= $path;
+        }
+        if (($m['query'] ?? '') !== '') {
+            $s['QUERY_STRING'] = $m['query'];
+        }
         foreach ($m['headers'] ?? [] as $name => $values) {
             $key = strtoupper(str_replace('-', '_', $name));
             $value = implode(', ', $values);

@@ -7,89 +7,170 @@ use Thinkgate\Request;
 use Thinkgate\Response;
 
 /**
- * Serves a ThinkPHP 6/8 app from a resident worker: the app is booted once,
- * with its route and middleware files loaded once, and each request runs in
- * a clone of it with fresh request, response, cookie, session, log, view and
- * lang objects and a fresh copy of the middleware, so one user's session or
- * cookies never reach another (shared/docs/resident-php.md section 4).
+ * Serves a ThinkPHP 6/8 app from a resident worker.
+ *
+ * Boot, once per worker: thinkgate's think\App and think\Http are put in
+ * place (Shim), then the app's own public/index.php runs, so whatever it does
+ * before `$http->run()` (bindings, statics, init calls) is done as under
+ * php -S; its run() boots the app in web mode, with no client request, and
+ * hands its Http to thinkgate. app/middleware.php is loaded and the app's
+ * state is kept.
+ *
+ * Per request: the same App serves it with a fresh request, response,
+ * cookie, session, view, http and route (the log is written and emptied by
+ * ThinkPHP at the end of each request); afterwards the app's bindings,
+ * instances, paths and namespace, and the contents of its config, event,
+ * middleware and lang objects, are put back as they were after boot. One
+ * user's session or cookies never reach another, and a static that kept the
+ * booted app (static::$app = $this->app) reaches the current request.
+ * Route files are loaded once per route folder and kept (php.preload).
  */
 final class Adapter
 {
-    private SandboxApp $base;
-    private \think\Config $config;
-    private \think\Event $event;
-    private ?\think\Route $route = null;           // preloaded routes, re-pointed per request
-    private ?\think\Middleware $middleware = null; // preloaded global middleware, cloned per request
+    private static ?Adapter $current = null;
+
+    private \think\App $app;
+    /** The front controller's Http; each request runs a copy of it. */
+    private ?\think\Http $http = null;
+    /** @var array<string, mixed> the App's properties after boot */
+    private array $appState = [];
+    /** @var list<array{object, array}> objects whose contents are put back after each request */
+    private array $restored = [];
+    /** @var array<string, array{\think\Route, array}> route folder => its loaded router and its state */
+    private array $routes = [];
+    private bool $capturing = false;
+    private bool $booted = false;
+    private bool $preload = true;
     private int $served = 0;
 
-    /** Per-request instances that are dropped after every request. */
-    private const PER_REQUEST = ['request', 'response', 'cookie', 'session', 'log', 'view', 'lang',
-        'route', 'middleware', 'think\Http', 'http', 'think\Request', 'think\Response'];
+    /** Per-request instances: made anew by each request, dropped after it. */
+    private const PER_REQUEST = ['request', 'response', 'cookie', 'session', 'view', 'http', 'route',
+        'think\Request', 'think\Response'];
+    /** Long-lived objects a request may change: their contents are put back after it. */
+    private const RESTORED = ['config', 'event', 'middleware', 'lang'];
 
-    public static function boot(string $root): self
+    /** The adapter of this worker once it started booting, else null. */
+    public static function current(): ?self
     {
-        require_once $root . '/vendor/autoload.php'; // before SandboxApp, which extends think\App
-        $app = new SandboxApp($root);
-        $app->initialize();
+        return self::$current;
+    }
+
+    /** @internal true while public/index.php runs at boot. */
+    public function capturing(): bool
+    {
+        return $this->capturing;
+    }
+
+    /** @internal true once the app is booted and its state kept. */
+    public function booted(): bool
+    {
+        return $this->booted;
+    }
+
+    /** @internal whether route and middleware files are loaded once (php.preload). */
+    public function preloads(): bool
+    {
+        return $this->preload;
+    }
+
+    /**
+     * Boots the app at $root through its front controller $index (when the
+     * file exists; else as ThinkPHP's stock index.php would).
+     *
+     * @throws \RuntimeException when the app cannot be booted as it would be under php -S
+     */
+    public static function boot(string $root, string $index = '', bool $preload = true): self
+    {
         $self = new self();
-        $self->base = $app;
-        $self->installRequestClass($app);
-        self::bindOrmToCurrentApp($app);
-        // Load route and middleware files once. Multi-app mode loads them per
-        // app and per request, so it keeps ThinkPHP's own loaders.
-        if (!class_exists(\think\app\MultiApp::class) && getenv('THINKGATE_TP_PRELOAD') !== '0') {
-            PreloadedHttp::preload($app);
-            $self->route = $app->route;
-            $self->middleware = $app->middleware;
+        $self->preload = $preload;
+        self::$current = $self;
+        Shim::install($root);
+        $level = ob_get_level();
+        try {
+            if ($index !== '' && is_file($index)) {
+                $self->runFrontController($index);
+            } else {
+                $http = (new \think\App($root))->http;
+                $self->capturing = true;
+                try {
+                    $http->run();
+                } finally {
+                    $self->capturing = false;
+                }
+            }
+        } finally {
+            $printed = '';
+            while (ob_get_level() > $level) {
+                $printed = ob_get_clean() . $printed;
+            }
+            if (trim($printed) !== '') {
+                fwrite(STDERR, 'thinkgate worker: output while booting: ' . substr($printed, 0, 2000) . "\n");
+            }
         }
-        $self->config = clone $app->config;
-        $self->event = clone $app->event;
-        foreach (self::PER_REQUEST as $name) {
-            $app->delete($name);
-        }
+        $self->afterBoot();
         return $self;
     }
 
     /**
-     * think-orm keeps statics and a logger from boot time: make them look up
-     * the app of the request being served, so models resolve that request's
-     * services and SQL logs go to its log instead of piling up in the
-     * boot-time one.
+     * Runs public/index.php with $_SERVER as a web request to it would have;
+     * its $http->run() boots the app and returns at once (capture).
      */
-    private static function bindOrmToCurrentApp(SandboxApp $app): void
+    private function runFrontController(string $index): void
     {
-        if (!class_exists(\think\Model::class) || !$app->has('db')) {
-            return;
-        }
-        \think\Model::setInvoker(fn (...$args) => \think\Container::getInstance()->invoke(...$args));
+        $saved = $_SERVER;
+        $_SERVER['SCRIPT_FILENAME'] = $index;
+        $_SERVER['SCRIPT_NAME'] = $_SERVER['PHP_SELF'] = '/' . basename($index);
+        $_SERVER['DOCUMENT_ROOT'] = dirname($index);
+        $this->capturing = true;
         try {
-            $app->db->setLog(function ($type, $log) {
-                \think\Container::getInstance()->log->log($type, $log);
-            });
-        } catch (\Throwable $e) {
-            fwrite(STDERR, 'thinkgate: database not set up, skipping its log redirect: ' . $e->getMessage() . "\n");
+            (static function (string $file): void {
+                require $file;
+            })($index);
+        } finally {
+            $this->capturing = false;
+            $_SERVER = $saved;
+        }
+        if ($this->http === null) {
+            throw new \RuntimeException("$index finished without calling \$http->run(): thinkgate boots a ThinkPHP app "
+                . 'through its front controller. Keep `$http = $app->http; $response = $http->run();` in it, '
+                . 'or move the boot code into a service (app/service.php) or an AppInit listener (app/event.php)');
         }
     }
 
-    /**
-     * Binds 'request' to a generated subclass of the app's own request class
-     * whose uploads work under php-cli: is_uploaded_file() only knows files of
-     * a web SAPI, so they are wrapped as test-mode UploadedFiles (moved with
-     * rename).
-     */
-    private function installRequestClass(SandboxApp $app): void
+    /** @internal called by think\Http::run() while index.php runs at boot. */
+    public function capture(\think\Http $http): \think\Response
     {
-        $parent = $app->boundClass('request') ?? \think\Request::class;
-        $class = 'ThinkgateRequest_' . substr(md5($parent), 0, 8);
-        if (!class_exists('Thinkgate\\Generated\\' . $class, false)) {
-            eval('namespace Thinkgate\\Generated; class ' . $class . ' extends \\' . ltrim($parent, '\\') . ' {
-                protected function dealUploadFile(array $files, string $name): array {
-                    return \\Thinkgate\\ThinkPHP\\Adapter::uploadedFiles($this, $files, $name);
-                }
-                public function throwError(int $code): void { $this->throwUploadFileError($code); }
-            }');
+        $this->http = $http;
+        $this->app = (fn () => $this->app)->call($http);
+        // index.php may send() and end() it: both do nothing at boot.
+        return new class extends \think\Response {
+            public function __construct()
+            {
+            }
+
+            public function send(): void
+            {
+            }
+        };
+    }
+
+    private function afterBoot(): void
+    {
+        $app = $this->app;
+        if ($this->preload) {
+            $this->http->thinkgateLoadMiddleware();
         }
-        $app->bind('request', 'Thinkgate\\Generated\\' . $class);
+        foreach (self::PER_REQUEST as $name) {
+            $app->delete($name);
+        }
+        $this->appState = $app->thinkgateState();
+        foreach (self::RESTORED as $name) {
+            if ($app->exists($name)) {
+                $o = $app->make($name);
+                $this->restored[] = [$o, self::state($o)];
+            }
+        }
+        $this->booted = true;
     }
 
     /** @internal $_FILES entries as test-mode UploadedFile objects. */
@@ -107,7 +188,7 @@ final class Adapter
                 foreach (array_keys($f['name']) as $i) {
                     if ($f['error'][$i] > 0) {
                         if ($name == $key) {
-                            $request->throwError((int)$f['error'][$i]);
+                            $request->thinkgateUploadError((int)$f['error'][$i]);
                         }
                         continue;
                     }
@@ -118,7 +199,7 @@ final class Adapter
             }
             if ($f['error'] > 0) {
                 if ($name == $key) {
-                    $request->throwError((int)$f['error']);
+                    $request->thinkgateUploadError((int)$f['error']);
                 }
                 continue;
             }
@@ -127,47 +208,45 @@ final class Adapter
         return $out;
     }
 
+    /**
+     * @internal the router of a route folder, its files loaded by $load the
+     * first time (into the request's fresh router) and kept after that.
+     */
+    public function route(string $path, \Closure $load): \think\Route
+    {
+        $app = $this->app;
+        if (isset($this->routes[$path])) {
+            [$route] = $this->routes[$path];
+            $app->instance('route', $route);
+            return $route;
+        }
+        $route = $app->route;
+        $load();
+        $this->routes[$path] = [$route, self::state($route)];
+        return $route;
+    }
+
     public function __invoke(Request $r): Response
     {
-        $base = $this->base;
-        $app = clone $base;
-        $app->resetBegin();
-        $app->serving = true;
-        foreach (['app', 'think\App', 'think\Container', SandboxApp::class] as $name) {
-            $app->instance($name, $app);
-        }
-        $base->repointServices($app);
-        \think\Container::setInstance($app);
-        $app->instance('config', clone $this->config);
-        $event = clone $this->event;
-        self::repoint($event, $app);
-        $app->instance('event', $event);
-        foreach (self::PER_REQUEST as $name) {
-            $app->delete($name);
-        }
-
+        $app = $this->app;
+        $app->thinkgateBegin();
         try {
             $request = $app->make('request', [], true);
             $headers = [];
             foreach ($r->headers as $name => $values) {
                 $headers[strtolower($name)] = implode(', ', $values);
             }
-            $request->setMethod($r->method);
+            // No setMethod(): ThinkPHP reads REQUEST_METHOD, _method and X-HTTP-Method-Override itself.
             $request->withHeader($headers)->withServer($_SERVER)->withGet($_GET)->withPost($_POST)
                 ->withCookie($_COOKIE)->withFiles($_FILES)->withInput($r->body);
-            $request->setBaseUrl($r->path)->setUrl($r->uri)->setPathinfo(ltrim($r->path, '/'));
-            $app->instance('request', $request);
-
-            if ($this->route !== null) {
-                self::repoint($this->route, $app);
-                $app->instance('route', $this->route);
-                $middleware = clone $this->middleware; // route middleware is added to it per request
-                self::repoint($middleware, $app);
-                $app->instance('middleware', $middleware);
-                $http = new PreloadedHttp($app);
-            } else {
-                $http = $app->make(\think\Http::class, [], true);
+            // ThinkPHP takes the URL from argv under php-cli: give it the request's.
+            $request->setBaseUrl($r->path)->setUrl($r->uri);
+            if (!isset($_GET['s'])) { // ?s= is ThinkPHP's compatible pathinfo: it reads it itself
+                $request->setPathinfo(ltrim((string)($_SERVER['PATH_INFO'] ?? ''), '/'));
             }
+            $app->instance('request', $request);
+            $http = clone $this->http;
+            $app->instance('http', $http);
             $response = $http->run($request);
             $content = $response->getContent();
             $out = new Response($content, $response->getCode());
@@ -176,8 +255,10 @@ final class Adapter
                     $out->header($name, (string)$v);
                 }
             }
-            if ($app->exists('cookie')) {
-                foreach (self::setCookies($app->cookie->getCookie()) as $line) {
+            // As Response::send(): cookies go out only with a response that has the Cookie (not File).
+            $cookie = (fn () => $this->cookie ?? null)->call($response);
+            if ($cookie instanceof \think\Cookie) {
+                foreach (self::setCookies($cookie->getCookie()) as $line) {
                     $out->header('Set-Cookie', $line);
                 }
             }
@@ -188,10 +269,8 @@ final class Adapter
             if ($app->exists('db')) {
                 $app->db->clearQueryTimes();
             }
-            $app->serving = false;
-            $app->clearInstances();
-            \think\Container::setInstance($base);
-            unset($app, $event, $request, $http, $response);
+            $this->reset();
+            unset($request, $http, $response, $cookie);
             // A request's objects refer to each other; collect them every 64
             // requests (after each one it cost 60-80 us a request, measured).
             if (++$this->served % 64 === 0) {
@@ -200,30 +279,58 @@ final class Adapter
         }
     }
 
-    /** Points an object's protected $app at the request's app. */
-    private static function repoint(object $o, \think\App $app): void
+    /** Puts the app back as it was after boot. */
+    private function reset(): void
     {
-        (function () use ($app) {
-            $this->app = $app;
-        })->call($o);
+        $this->app->thinkgateRestore($this->appState);
+        \think\Container::setInstance($this->app);
+        foreach ($this->restored as [$o, $state]) {
+            self::restore($o, $state);
+        }
+        foreach ($this->routes as [$route, $state]) {
+            self::restore($route, $state);
+        }
     }
 
-    /** Set-Cookie lines from think\Cookie::getCookie(): name => [value, expire, options]. */
+    /** An object's properties, as its class sees them. */
+    private static function state(object $o): array
+    {
+        return \Closure::bind(fn () => get_object_vars($this), $o, get_class($o))();
+    }
+
+    private static function restore(object $o, array $state): void
+    {
+        \Closure::bind(function () use ($state) {
+            foreach ($state as $k => $v) {
+                $this->$k = $v;
+            }
+        }, $o, get_class($o))();
+    }
+
+    /**
+     * Set-Cookie lines from think\Cookie::getCookie() (name => [value,
+     * expire, options]), written as PHP's setcookie() writes them.
+     */
     private static function setCookies(array $cookies): array
     {
         $lines = [];
         foreach ($cookies as $name => [$value, $expire, $opt]) {
-            $line = rawurlencode((string)$name) . '=' . rawurlencode((string)$value);
-            if ($expire) {
-                $line .= '; Expires=' . gmdate('D, d M Y H:i:s', (int)$expire) . ' GMT; Max-Age=' . max(0, (int)$expire - time());
+            $value = (string)$value;
+            if ($value === '') {
+                $line = $name . '=deleted; expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
+            } else {
+                $line = $name . '=' . rawurlencode($value);
+                if ($expire) {
+                    $line .= '; expires=' . gmdate('D, d M Y H:i:s', (int)$expire) . ' GMT; Max-Age=' . max(0, (int)$expire - time());
+                }
             }
-            foreach (['path' => 'Path', 'domain' => 'Domain'] as $k => $label) {
+            foreach (['path' => 'path', 'domain' => 'domain'] as $k => $label) {
                 if (!empty($opt[$k])) {
                     $line .= "; $label=" . $opt[$k];
                 }
             }
             if (!empty($opt['secure'])) {
-                $line .= '; Secure';
+                $line .= '; secure';
             }
             if (!empty($opt['httponly'])) {
                 $line .= '; HttpOnly';

@@ -1,0 +1,10 @@
+<?php
+namespace app;
+
+class Request extends \think\Request
+{
+    public function isFixture(): bool
+    {
+        return true;
+    }
+}

@@ -1,0 +1,5 @@
+<?php
+// Global middleware (loaded by Http::loadMiddleware).
+return [
+    \app\middleware\PoweredBy::class,
+];

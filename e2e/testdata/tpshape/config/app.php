@@ -1,0 +1,5 @@
+<?php
+return [
+    'with_route' => true,
+    'default_timezone' => 'UTC',
+];

@@ -1,0 +1,4 @@
+<?php
+return [
+    'url_route_must' => false,
+];

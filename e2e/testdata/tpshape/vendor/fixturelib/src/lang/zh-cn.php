@@ -1,0 +1,2 @@
+<?php
+return ['welcome' => '欢迎'];

@@ -1,0 +1,6 @@
+<?php
+namespace think\event;
+
+class HttpRun
+{
+}
