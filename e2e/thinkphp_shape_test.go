@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -216,6 +217,133 @@ func TestThinkPHPShapeMatchesPHPServer(t *testing.T) {
 		}
 		if step[0] == "server without" && (strings.Contains(step[1], "SECRET") || strings.Contains(step[1], "evil.example")) {
 			t.Errorf("thinkgate, a request without headers sees another's: %s", step[1])
+		}
+	}
+}
+
+// tpShapeStartFails runs `thinkgate start` on dir with env added, expects it
+// to exit with an error, and returns what it printed.
+func tpShapeStartFails(t *testing.T, dir string, env ...string) string {
+	t.Helper()
+	needPHP(t)
+	path := filepath.Join(t.TempDir(), "t.toml")
+	cfg := mergeTOML(baseConfig, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nworkers = 1\nboot_timeout = \"10s\"", dir))
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "start", "-c", path)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("thinkgate started; want a boot failure. Output:\n%s", out)
+	}
+	return string(out)
+}
+
+// TestThinkPHPShapeBootFailureShowsError: the app turns display_errors off
+// (APP_DEBUG is off), yet a boot that throws, dies of a fatal error or
+// exits makes `thinkgate start` fail with PHP's own message, file and line.
+func TestThinkPHPShapeBootFailureShowsError(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  string
+		want []string
+	}{
+		{"exception", "FIXTURE_BOOT_FAIL=throw", []string{"RuntimeException: license server unreachable", "LicenseService.php:"}},
+		{"fatal", "FIXTURE_BOOT_FAIL=fatal", []string{"PHP fatal error: Allowed memory size", "LicenseService.php:"}},
+		{"exit", "FIXTURE_BOOT_FAIL=exit", []string{"ended the process while booting"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := tpShapeStartFails(t, tpShapeDir(t), c.env)
+			last := out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]
+			for _, w := range c.want {
+				if !strings.Contains(last, w) {
+					t.Errorf("the start failure does not say %q:\n%s", w, last)
+				}
+			}
+		})
+	}
+}
+
+// TestThinkPHPShapeFrontControllerWithoutRun: a public/index.php that never
+// calls $http->run() cannot be booted as php -S would: thinkgate refuses to
+// start, naming the file and what to do, instead of serving a half-booted app.
+func TestThinkPHPShapeFrontControllerWithoutRun(t *testing.T) {
+	dir := tpShapeDir(t)
+	index := filepath.Join(dir, "public", "index.php")
+	src := "<?php\nnamespace think;\nrequire __DIR__ . '/../vendor/autoload.php';\n$app = new App();\n$app->initialize();\necho 'custom dispatch';\n"
+	if err := os.WriteFile(index, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := tpShapeStartFails(t, dir)
+	for _, w := range []string{index + " finished without calling $http->run()", "app/service.php"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("the start failure does not say %q:\n%s", w, out)
+		}
+	}
+}
+
+// TestThinkPHPShapePreloadOff: with route preloading off (by its older
+// environment name, THINKGATE_TP_PRELOAD=0), route files load on every
+// request as under php -S, and the middleware services added at boot
+// (session, access control) still guard every request.
+func TestThinkPHPShapePreloadOff(t *testing.T) {
+	t.Setenv("THINKGATE_TP_PRELOAD", "0")
+	_, base := tpShapeThinkgate(t, tpShapeDir(t), "workers = 1")
+	anon, root := newBrowser(), newBrowser()
+	if s := anon.do(t, "GET", base+"/users", nil, nil); s.status != 302 || s.header.Get("Location") != "/login?next=/users" {
+		t.Fatalf("anonymous user list: %s", s)
+	}
+	root.do(t, "POST", base+"/login", url.Values{"user": {"root"}}, nil)
+	if s := root.do(t, "GET", base+"/admin/dash", nil, nil); s.body != "admin dashboard for root" || s.header.Get("X-App") != "admin" {
+		t.Fatalf("admin page: %s", s)
+	}
+	first, second := anon.do(t, "GET", base+"/loads", nil, nil), anon.do(t, "GET", base+"/loads", nil, nil)
+	if first.body == second.body || !strings.HasPrefix(second.body, `{"root":`) {
+		t.Fatalf("route files not loaded per request: %s then %s", first.body, second.body)
+	}
+}
+
+// TestThinkPHPShapeDebugModeOneWorker: a project whose .env turns APP_DEBUG
+// on gets hot reload and, with php.workers unset, one worker, so that two
+// workers never compile the same template at once.
+func TestThinkPHPShapeDebugModeOneWorker(t *testing.T) {
+	dir := tpShapeDir(t)
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("APP_DEBUG = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	needPHP(t)
+	s := start(t, fmt.Sprintf("[http]\nlisten = \"127.0.0.1:0\"\n[php]\napp = %q\nworkers = 0", dir))
+	if !strings.Contains(s.logs(), `"msg":"php workers ready","workers":1,`) {
+		t.Fatalf("debug mode did not run one worker:\n%s", s.logs())
+	}
+	if _, body := get(t, "http://"+s.addr("http")+"/hello/dev"); body != "hello dev" {
+		t.Fatalf("served %q", body)
+	}
+}
+
+// TestThinkPHPShapeStaticTypes: static files under public/ get the
+// Content-Type php -S gives them, whatever /etc/mime.types says.
+func TestThinkPHPShapeStaticTypes(t *testing.T) {
+	dirPHP, dirTG := tpShapeDir(t), tpShapeDir(t)
+	php := phpDevServer(t, dirPHP)
+	_, tg := tpShapeThinkgate(t, dirTG, "workers = 1")
+	var files []string
+	filepath.WalkDir(filepath.Join(dirPHP, "public"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.HasSuffix(p, ".php") {
+			rel, _ := filepath.Rel(filepath.Join(dirPHP, "public"), p)
+			files = append(files, "/"+filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if len(files) < 10 {
+		t.Fatalf("fixture assets: %v", files)
+	}
+	b := newBrowser()
+	for _, f := range files {
+		want, got := b.do(t, "GET", php+f, nil, nil), b.do(t, "GET", tg+f, nil, nil)
+		if got.status != 200 || got.body != want.body || got.header.Get("Content-Type") != want.header.Get("Content-Type") {
+			t.Errorf("%s: thinkgate %d %q, php -S %d %q", f, got.status, got.header.Get("Content-Type"), want.status, want.header.Get("Content-Type"))
 		}
 	}
 }

@@ -32,8 +32,10 @@ if (($argv[1] ?? '') === '--thinkphp') {
         $adapter = Thinkgate\ThinkPHP\Adapter::boot($root, (string)getenv('THINKGATE_TP_INDEX'), getenv('THINKGATE_TP_PRELOAD') !== '0');
     } catch (\Throwable $e) {
         $booted = true; // reported here
+        // The trace first, PHP's message last: the start failure quotes the last line.
+        fwrite(STDERR, $e->getTraceAsString() . "\n");
         fwrite(STDERR, "thinkgate worker: $root failed to boot: " . get_class($e) . ': ' . $e->getMessage()
-            . ' at ' . $e->getFile() . ':' . $e->getLine() . "\n" . $e->getTraceAsString() . "\n");
+            . ' at ' . $e->getFile() . ':' . $e->getLine() . "\n");
         exit(1);
     }
     $booted = true;

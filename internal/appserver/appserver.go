@@ -112,6 +112,9 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))
+	if t := staticType(st.Name()); t != "" {
+		w.Header().Set("Content-Type", t)
+	}
 	http.ServeContent(w, r, st.Name(), st.ModTime(), f) // Range, If-None-Match, If-Modified-Since
 	return true
 }
