@@ -152,6 +152,10 @@ func tpShapeScenario(t *testing.T, base string) [][2]string {
 		step("another user who", other.do(t, "GET", base+"/whoami", nil, nil))
 		step("alice who again", alice.do(t, "GET", base+"/whoami?n="+fmt.Sprint(i), nil, nil))
 	}
+	for i := 0; i < 4; i++ { // route middleware from config/route.php, on every request of both workers
+		step("anonymous secret", anon.do(t, "GET", base+"/secret", nil, nil))
+		step("alice secret", alice.do(t, "GET", base+"/secret", nil, nil))
+	}
 	step("alice user list", alice.do(t, "GET", base+"/users", nil, nil))
 	// app/admin/route/ is chosen per request by multi-app middleware.
 	step("alice admin page", alice.do(t, "GET", base+"/admin/dash", nil, nil))
@@ -209,7 +213,8 @@ func TestThinkPHPShapeMatchesPHPServer(t *testing.T) {
 		"anonymous user list": `302 `, "console or web": `body="web"`, "front controller": `Fixture Shop via app\\common\\ShopRoute`,
 		"login form": `action=\"/login?next=/whoami\"`, "another user who": `{\"session\":null,\"auth\":null`,
 		"root admin page": `body="admin dashboard for root"`, "admin route loads": `{\"admin\":1}`, "lang": "欢迎",
-		"_method": `body="DELETE"`, "root route loads": `{\"root\":1}`,
+		"_method": `body="DELETE"`, "root route loads": `{\"root\":1}`, "anonymous secret": `401 `,
+		"alice secret": `body="the secret of alice"`,
 	}
 	for _, step := range got {
 		if w, ok := must[step[0]]; ok && !strings.Contains(step[1], w) {

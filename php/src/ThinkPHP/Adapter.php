@@ -218,6 +218,13 @@ final class Adapter
         if (isset($this->routes[$path])) {
             [$route] = $this->routes[$path];
             $app->instance('route', $route);
+            // What ThinkPHP's Route constructor does to each request: the
+            // middleware of the route config ('middleware' in config/route.php,
+            // often the login and permission checks) joins the route queue.
+            $middleware = (fn () => $this->config['middleware'] ?? [])->call($route);
+            if (!empty($middleware)) {
+                $app->middleware->import($middleware, 'route');
+            }
             return $route;
         }
         $route = $app->route;

@@ -17,3 +17,4 @@ Route::rule('method', 'index/method');
 Route::get('cookies', 'index/cookies');
 Route::get('server', 'index/server');
 Route::get('lang', fn () => lang('welcome'));
+Route::get('secret', fn () => 'the secret of ' . session('user'));

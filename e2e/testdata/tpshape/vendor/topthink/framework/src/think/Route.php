@@ -17,6 +17,15 @@ class Route
     public function __construct(protected App $app)
     {
         $this->config = $this->app->config->get('route', []);
+        $this->init();
+    }
+
+    /** As ThinkPHP's: the route config's middleware joins the route queue. */
+    protected function init()
+    {
+        if (!empty($this->config['middleware'])) {
+            $this->app->middleware->import($this->config['middleware'], 'route');
+        }
     }
 
     public function rule(string $rule, $route = null, string $method = '*'): RuleItem
