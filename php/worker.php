@@ -4,7 +4,8 @@
 //   php worker.php APP_FILE              a plain app: APP_FILE runs once (boot) and returns
 //                                        the handler, function (Thinkgate\Request $r) { ... },
 //                                        or ['http' => that, 'ws' => function (Thinkgate\WsEvent $e) { ... }]
-//   php worker.php --thinkphp APP_ROOT   a ThinkPHP 6/8 app, booted once, sandboxed per request;
+//   php worker.php --thinkphp APP_ROOT   a ThinkPHP 6/8 app, booted once through its public/index.php
+//                                        (THINKGATE_TP_INDEX), put back as booted after each request;
 //                                        WebSocket events through its router (ThinkPHP\Events)
 declare(strict_types=1);
 
