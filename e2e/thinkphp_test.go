@@ -16,15 +16,16 @@ import (
 	"thinkgate/internal/wsclient"
 )
 
-// TestThinkPHPEvents runs WebSocket events through a real ThinkPHP project's
-// router: TP_ROOT names one with its vendor/ installed. CI has no ThinkPHP
-// source, so there it skips; on a development machine:
+// TestThinkPHPEvents runs WebSocket events through a ThinkPHP project's
+// router: the ThinkPHP-shaped fixture (testdata/tpshape) by default, or a
+// real project with its vendor/ installed named by TP_ROOT (CI has no
+// ThinkPHP source); on a development machine:
 //
 //	TP_ROOT=/path/to/tp8 go test -race -run TestThinkPHPEvents ./e2e
 func TestThinkPHPEvents(t *testing.T) {
 	root := os.Getenv("TP_ROOT")
 	if root == "" {
-		t.Skip("TP_ROOT is not set: no ThinkPHP project to run against (see the test's comment)")
+		root = tpShapeDir(t)
 	}
 	needPHP(t)
 	probe, _ := os.ReadFile("testdata/thinkphp/ThinkgateWsProbe.php")

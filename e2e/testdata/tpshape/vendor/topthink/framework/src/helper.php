@@ -54,3 +54,9 @@ if (!function_exists('lang')) {
         return app('lang')->get($name);
     }
 }
+if (!function_exists('abort')) {
+    function abort($code, string $message = '')
+    {
+        throw new \think\exception\HttpException($code, $message);
+    }
+}

@@ -255,7 +255,7 @@ class App extends Container
     {
         $name = str_replace(['/', '.'], '\\', $name);
         $array = explode('\\', $name);
-        $class = ucfirst(array_pop($array));
+        $class = str_replace(' ', '', ucwords(str_replace(['-', '_'], ' ', array_pop($array)))); // Str::studly
         $path = $array ? implode('\\', $array) . '\\' : '';
         return $this->namespace . '\\' . $layer . '\\' . $path . $class;
     }

@@ -229,13 +229,22 @@ class Request
 
     public function param($name = '', $default = null)
     {
-        $param = array_merge($this->get, $this->post);
+        $post = $this->post;
+        if (!$post && str_contains((string)$this->header('content-type'), 'json')) {
+            $post = (array)json_decode($this->input, true);
+        }
+        $param = array_merge($this->get, $post);
         return $name === '' ? $param : ($param[$name] ?? $default);
     }
 
     public function cookie(string $name = '', $default = null)
     {
         return $name === '' ? $this->cookie : ($this->cookie[$name] ?? $default);
+    }
+
+    public function getContent(): string
+    {
+        return $this->input;
     }
 
     public function getInput(): string
