@@ -352,3 +352,18 @@ func TestThinkPHPShapeStaticTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestThinkPHPShapeBootHasNoClientRequest: the app boots before any client
+// and without one, so a service that decides from the request in register()
+// (ApiModeService reads an api-token header) decides once, on an empty
+// request, even when the first requests carry the header; that decision is
+// documented as boot-time (docs/resident-php.md).
+func TestThinkPHPShapeBootHasNoClientRequest(t *testing.T) {
+	_, base := tpShapeThinkgate(t, tpShapeDir(t), "")
+	b := newBrowser()
+	for i := 0; i < 4; i++ { // the first requests of both workers
+		if s := b.do(t, "GET", base+"/apimode", nil, map[string]string{"api-token": "t0ken"}); s.body != "session" {
+			t.Fatalf("request %d with api-token: the boot-time decision is %q, want \"session\" (made without a request)", i, s.body)
+		}
+	}
+}
