@@ -5,7 +5,7 @@ declare(strict_types=1);
 require __DIR__ . '/../../php/autoload.php';
 $root = rtrim($argv[1] ?? '', '/');
 $path = $argv[2] ?? '/hello/world';
-$adapter = Thinkgate\ThinkPHP\Adapter::boot($root);
+$adapter = Thinkgate\ThinkPHP\Adapter::boot($root, "$root/public/index.php");
 $run = function () use ($adapter, $path) {
     $r = new Thinkgate\Request(['method' => 'GET', 'uri' => $path, 'path' => $path, 'query' => '', 'headers' => ['Host' => ['localhost']]], '');
     $r->populateGlobals();
