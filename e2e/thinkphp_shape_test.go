@@ -216,6 +216,13 @@ func TestThinkPHPShapeMatchesPHPServer(t *testing.T) {
 		"_method": `body="DELETE"`, "root route loads": `{\"root\":1}`, "anonymous secret": `401 `,
 		"alice secret": `body="the secret of alice"`,
 	}
+	// The log names the request each entry came from (the error of /nope/x).
+	for dir, server := range map[string]string{dirPHP: "php -S", dirTG: "thinkgate"} {
+		b, _ := os.ReadFile(filepath.Join(dir, "runtime", "log", "app.log"))
+		if !strings.Contains(string(b), "/nope/x [error] controller not exists") {
+			t.Errorf("%s's log does not name the request of its error:\n%s", server, b)
+		}
+	}
 	for _, step := range got {
 		if w, ok := must[step[0]]; ok && !strings.Contains(step[1], w) {
 			t.Errorf("thinkgate, %s: %s; want it to contain %s", step[0], step[1], w)

@@ -28,7 +28,10 @@ class Log
         if ($this->log) {
             $file = $this->app->getRuntimePath() . 'log/app.log';
             @mkdir(dirname($file), 0755, true);
-            file_put_contents($file, implode("\n", $this->log) . "\n", FILE_APPEND | LOCK_EX);
+            // Each line names the request it came from, as ThinkPHP's file driver does.
+            $url = $this->app->request->url();
+            $lines = array_map(fn ($l) => "$url $l", $this->log);
+            file_put_contents($file, implode("\n", $lines) . "\n", FILE_APPEND | LOCK_EX);
             $this->log = [];
         }
         return true;
