@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -277,5 +278,37 @@ func TestAppHotReload(t *testing.T) {
 	}
 	if _, after := get(t, base+"/booted"); after == before {
 		t.Fatal("the worker was not replaced after the edit")
+	}
+}
+
+// TestAppSlowReaderHoldsNoWorker: clients that ask for a large page and
+// then read nothing hold their own connections only. The one worker is free
+// as soon as PHP has answered, so another request is served at once (it
+// used to wait for the worker and get 503 after php.queue_timeout).
+func TestAppSlowReaderHoldsNoWorker(t *testing.T) {
+	_, base := startApp(t, "workers = 1\nqueue_timeout = \"2s\"")
+	addr := strings.TrimPrefix(base, "http://")
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.(*net.TCPConn).SetReadBuffer(4096)
+		fmt.Fprintf(c, "GET /big?mb=8 HTTP/1.1\r\nHost: x\r\n\r\n")
+		head := make([]byte, 64)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadFull(c, head); err != nil || !strings.HasPrefix(string(head), "HTTP/1.1 200") {
+			t.Fatalf("slow client %d: %q %v", i, head, err)
+		}
+		// ...and reads no more: 8 MiB cannot fit in the socket buffers.
+	}
+	resp, body := get(t, base+"/hello")
+	if resp.StatusCode != 200 || body != "hello" {
+		t.Fatalf("a request while two clients read slowly: %d %q", resp.StatusCode, body)
+	}
+	resp, _ = get(t, base+"/big?mb=1")
+	if resp.ContentLength != 1<<20 {
+		t.Fatalf("a whole response goes out with Content-Length: %d", resp.ContentLength)
 	}
 }

@@ -194,36 +194,40 @@ func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
 	mb, _ := json.Marshal(meta)
 	frame := &phpworker.Frame{Type: phpworker.TypeRequest, Meta: mb, Body: body}
 	started := false
-	flusher, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w)
+	// A whole response (or error) is kept and written after the worker is
+	// free: a client that reads slowly holds only its own connection.
+	var whole *phpworker.Frame
 	err = s.pool.Serve(r.Context(), frame, func(f *phpworker.Frame) error {
 		switch f.Type {
-		case phpworker.TypeResp, phpworker.TypeHead:
+		case phpworker.TypeResp, phpworker.TypeError:
 			started = true
-			status := s.writeHead(w, f.Meta)
-			w.WriteHeader(status)
-			if f.Type == phpworker.TypeHead && flusher != nil {
-				flusher.Flush()
-			}
-			_, err := w.Write(f.Body)
-			return err
+			whole = f
+		case phpworker.TypeHead:
+			started = true
+			w.WriteHeader(s.writeHead(w, f.Meta))
+			return writeStreamed(rc, w, f.Body)
 		case phpworker.TypeChunk:
-			if _, err := w.Write(f.Body); err != nil {
-				return err
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-		case phpworker.TypeError:
-			started = true
-			w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write(f.Body)
+			return writeStreamed(rc, w, f.Body)
 		case phpworker.TypeFile:
 			started = true
 			s.serveFile(w, r, f.Meta)
 		}
 		return nil
 	})
+	switch {
+	case whole != nil && whole.Type == phpworker.TypeError:
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		writeWhole(rc, w, whole.Body)
+	case whole != nil:
+		status := s.writeHead(w, whole.Meta)
+		if bodyAllowed(status) && r.Method != http.MethodHead {
+			w.Header().Set("Content-Length", strconv.Itoa(len(whole.Body)))
+		}
+		w.WriteHeader(status)
+		writeWhole(rc, w, whole.Body)
+	}
 	if err == nil || started {
 		if err != nil {
 			s.log.Warn("php request failed after its response began", "uri", r.RequestURI, "err", err)
@@ -241,6 +245,45 @@ func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("php request failed", "uri", r.RequestURI, "err", err)
 		http.Error(w, "Bad Gateway: the PHP worker died during the request", http.StatusBadGateway)
 	}
+}
+
+// WriteIdleTimeout is how long a client may take to accept the next piece
+// (64 KiB) of a response, or one chunk of a stream, before it is cut off.
+const WriteIdleTimeout = 30 * time.Second
+
+// writeChunk is the piece of a whole response written per write deadline.
+const writeChunk = 64 << 10
+
+// writeWhole writes a response body already in memory, renewing the write
+// deadline for every piece: a client that stops reading is cut off after
+// WriteIdleTimeout, one that reads slowly gets the whole body.
+func writeWhole(rc *http.ResponseController, w http.ResponseWriter, body []byte) {
+	for len(body) > 0 {
+		n := min(len(body), writeChunk)
+		rc.SetWriteDeadline(time.Now().Add(WriteIdleTimeout))
+		if _, err := w.Write(body[:n]); err != nil {
+			return
+		}
+		body = body[n:]
+	}
+}
+
+// writeStreamed writes one piece of a streamed response (SSE, downloads)
+// and flushes it, within WriteIdleTimeout; an error ends the stream (the
+// worker is told the client is gone).
+func writeStreamed(rc *http.ResponseController, w http.ResponseWriter, b []byte) error {
+	rc.SetWriteDeadline(time.Now().Add(WriteIdleTimeout))
+	if len(b) > 0 {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return rc.Flush()
+}
+
+// bodyAllowed reports whether a response with this status has a body.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
 // writeHead copies PHP's headers and returns its status.

@@ -42,6 +42,9 @@ return function (Request $r) use ($bootedAt) {
             // Must see only the caller's own session: nothing without a cookie.
             $sid = $_COOKIE['sid'] ?? '';
             return Response::json(['user' => Registry::$sessions[$sid]['user'] ?? null, 'cookies' => $_COOKIE]);
+        case '/big':
+            // A large page: ?mb= megabytes (default 8).
+            return str_repeat('x', (int)($_GET['mb'] ?? 8) << 20);
         case '/hits':
             return (string)Registry::$hits;
         case '/exit':
