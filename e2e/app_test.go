@@ -312,3 +312,57 @@ func TestAppSlowReaderHoldsNoWorker(t *testing.T) {
 		t.Fatalf("a whole response goes out with Content-Length: %d", resp.ContentLength)
 	}
 }
+
+// TestAppRequestWithBothLengthsClosesConnection: a request with both
+// Content-Length and Transfer-Encoding is answered and its connection
+// closed, so what follows its chunked body (a smuggled request) is never
+// read as a request (RFC 9112 section 6.1).
+func TestAppRequestWithBothLengthsClosesConnection(t *testing.T) {
+	_, base := startApp(t, "")
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "POST /server HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+
+		"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	all, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("the connection was not closed: %v (read %q)", err, all)
+	}
+	if n := strings.Count(string(all), "HTTP/1.1 "); n != 1 || !strings.Contains(string(all), "Connection: close") {
+		t.Fatalf("want one response and a closed connection, got %d responses:\n%s", n, all)
+	}
+}
+
+// TestAppNeverServesPHPSourceOrEscapes: files PHP would run (.phtml, .phar,
+// .php5 ...) and .inc are never sent as source, and a symbolic link out of
+// the document root is not followed unless http.follow_symlinks is on.
+func TestAppNeverServesPHPSourceOrEscapes(t *testing.T) {
+	public, outside := t.TempDir(), t.TempDir()
+	for _, name := range []string{"a.phtml", "a.PHAR", "a.php5", "a.pht", "a.phps", "config.inc"} {
+		os.WriteFile(filepath.Join(public, name), []byte("<?php $secret = 1;"), 0o644)
+	}
+	os.WriteFile(filepath.Join(public, "ok.txt"), []byte("fine"), 0o644)
+	os.WriteFile(filepath.Join(outside, "passwd"), []byte("secret outside"), 0o644)
+	os.Symlink(filepath.Join(outside, "passwd"), filepath.Join(public, "leak.txt"))
+	os.Symlink(outside, filepath.Join(public, "storage"))
+	for _, follow := range []bool{false, true} {
+		_, base := startApp(t, fmt.Sprintf("public = %q\n[http]\nfollow_symlinks = %v", public, follow))
+		if _, body := get(t, base+"/ok.txt"); body != "fine" {
+			t.Fatalf("a plain file: %q", body)
+		}
+		for _, name := range []string{"a.phtml", "a.PHAR", "a.php5", "a.pht", "a.phps", "config.inc"} {
+			if _, body := get(t, base+"/"+name); strings.Contains(body, "$secret") {
+				t.Errorf("/%s served as source: %q", name, body)
+			}
+		}
+		for _, p := range []string{"/leak.txt", "/storage/passwd"} {
+			_, body := get(t, base+p)
+			if got := body == "secret outside"; got != follow {
+				t.Errorf("follow_symlinks = %v: %s answered %q", follow, p, body)
+			}
+		}
+	}
+}

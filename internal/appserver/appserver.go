@@ -29,13 +29,14 @@ import (
 
 // Options configure the front.
 type Options struct {
-	Public        string                            // document root for static files ("" serves none)
-	MaxBody       int64                             // largest request body (PHP's post_max_size); larger gets 413
-	MaxUpload     int64                             // largest uploaded file (upload_max_filesize); larger gets PHP's error 1
-	UploadDir     string                            // where uploads are spooled ("" = the system temp dir)
-	DocumentRoot  string                            // $_SERVER['DOCUMENT_ROOT']
-	DefaultHeader string                            // Content-Type when PHP sets none
-	Observe       func(status int, d time.Duration) // told of every request PHP answered (or failed), when set
+	Public         string                            // document root for static files ("" serves none)
+	MaxBody        int64                             // largest request body (PHP's post_max_size); larger gets 413
+	MaxUpload      int64                             // largest uploaded file (upload_max_filesize); larger gets PHP's error 1
+	UploadDir      string                            // where uploads are spooled ("" = the system temp dir)
+	DocumentRoot   string                            // $_SERVER['DOCUMENT_ROOT']
+	DefaultHeader  string                            // Content-Type when PHP sets none
+	FollowSymlinks bool                              // serve files through links that leave Public
+	Observe        func(status int, d time.Duration) // told of every request PHP answered (or failed), when set
 }
 
 // Server is the HTTP handler.
@@ -80,6 +81,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}(time.Now())
 		w = sw
 	}
+	if len(r.TransferEncoding) > 0 {
+		// Go drops Content-Length when Transfer-Encoding is present, so a
+		// request that had both cannot be told apart: close after every
+		// request with a transfer coding, so nothing sent after its body
+		// (a smuggled request) is read as the next one (RFC 9112 6.1).
+		w.Header().Set("Connection", "close")
+	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.serveStatic(w, r) {
 		return
 	}
@@ -93,7 +101,7 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	clean := path.Clean("/" + r.URL.Path)
-	if clean == "/" || strings.HasSuffix(strings.ToLower(clean), ".php") {
+	if clean == "/" || phpSource(clean) {
 		return false
 	}
 	for _, seg := range strings.Split(clean, "/") {
@@ -102,6 +110,9 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	name := filepath.Join(s.opts.Public, filepath.FromSlash(clean))
+	if !s.opts.FollowSymlinks && !inside(s.opts.Public, name) {
+		return false
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		return false
@@ -117,6 +128,33 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 	}
 	http.ServeContent(w, r, st.Name(), st.ModTime(), f) // Range, If-None-Match, If-Modified-Since
 	return true
+}
+
+// phpSource reports whether a path names a file PHP would run or its
+// source, which is never served as a static file: .php and the extensions
+// web servers hand to PHP too (.phtml, .phar, .php3 ...), .phps and .inc.
+func phpSource(p string) bool {
+	ext := strings.ToLower(path.Ext(p))
+	switch ext {
+	case ".php", ".phtml", ".pht", ".phar", ".phps", ".inc":
+		return true
+	}
+	return len(ext) == 5 && strings.HasPrefix(ext, ".php") && ext[4] >= '3' && ext[4] <= '8'
+}
+
+// inside reports whether name, with its symbolic links resolved, is still
+// under root (with root's own links resolved).
+func inside(root, name string) bool {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return false
+	}
+	real, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(realRoot, real)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // requestMeta is what PHP's Thinkgate\Request is built from.

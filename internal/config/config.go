@@ -92,11 +92,12 @@ type GWCompat struct {
 
 // HTTP configures the app's HTTP listener.
 type HTTP struct {
-	Listen        string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	MaxBodySize   int    `toml:"max_body_size" live:"" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
-	MaxUploadSize int    `toml:"max_upload_size" live:"" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
-	TLSCert       string `toml:"tls_cert" live:"" doc:"PEM certificate (chain) file: with tls_key, the app is served over HTTPS with HTTP/2. Re-read on reload."`
-	TLSKey        string `toml:"tls_key" live:"" doc:"PEM private key file for tls_cert."`
+	Listen         string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	MaxBodySize    int    `toml:"max_body_size" live:"" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
+	MaxUploadSize  int    `toml:"max_upload_size" live:"" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
+	TLSCert        string `toml:"tls_cert" live:"" doc:"PEM certificate (chain) file: with tls_key, the app is served over HTTPS with HTTP/2. Re-read on reload."`
+	TLSKey         string `toml:"tls_key" live:"" doc:"PEM private key file for tls_cert."`
+	FollowSymlinks bool   `toml:"follow_symlinks" doc:"Serve static files through symbolic links that lead out of php.public (a storage link); off, such links are passed to the app like missing files."`
 }
 
 // PHP configures the resident PHP workers.

@@ -499,7 +499,7 @@ func (n *Node) Run(ctx context.Context) error {
 		docroot, _ := filepath.Abs(public)
 		n.front = appserver.New(n.pool, appserver.Options{
 			Public: public, DocumentRoot: docroot, MaxBody: int64(n.cfg.HTTP.MaxBodySize), MaxUpload: int64(n.cfg.HTTP.MaxUploadSize),
-			Observe: n.metrics.PHPRequest,
+			FollowSymlinks: n.cfg.HTTP.FollowSymlinks, Observe: n.metrics.PHPRequest,
 		}, n.log.With("listener", "http"))
 		n.app = &http.Server{
 			Handler:           n.front,
