@@ -366,3 +366,27 @@ func TestAppNeverServesPHPSourceOrEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestAppMemoryAndResponseCaps: workers run with php.memory_limit (php-cli
+// has none), so a request allocating 1 GiB gets 500 and costs one worker;
+// a whole response over php.max_response gets 502 saying so, and the log
+// names the key. The next request is served either way.
+func TestAppMemoryAndResponseCaps(t *testing.T) {
+	s, base := startApp(t, "workers = 1\nmax_response = 1048576")
+	if resp, body := get(t, base+"/hog?mb=1024"); resp.StatusCode != 500 || strings.Contains(body, "allocated") {
+		t.Fatalf("1 GiB under the default memory_limit: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get(t, base+"/hog?mb=16"); resp.StatusCode != 200 || body != "allocated 16777216" {
+		t.Fatalf("16 MiB: %d %q", resp.StatusCode, body)
+	}
+	resp, body := get(t, base+"/big?mb=2")
+	if resp.StatusCode != 502 || !strings.Contains(body, "larger than php.max_response (1048576 bytes)") {
+		t.Fatalf("a 2 MiB response over a 1 MiB cap: %d %q", resp.StatusCode, body)
+	}
+	waitUntil(t, "a log line naming php.max_response", func() bool {
+		return strings.Contains(s.logs(), `"php.max_response":1048576`)
+	})
+	if resp, body := get(t, base+"/hello"); resp.StatusCode != 200 || body != "hello" {
+		t.Fatalf("after both: %d %q", resp.StatusCode, body)
+	}
+}

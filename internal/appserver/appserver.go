@@ -272,6 +272,7 @@ func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	var tooLarge *phpworker.TooLargeError
 	switch {
 	case errors.Is(err, phpworker.ErrBusy):
 		w.Header().Set("Retry-After", "1")
@@ -279,6 +280,11 @@ func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, phpworker.ErrTimeout):
 		http.Error(w, "Gateway Timeout: the PHP request took too long", http.StatusGatewayTimeout)
 	case errors.Is(err, context.Canceled):
+	case errors.As(err, &tooLarge):
+		s.log.Error("php response over php.max_response; the worker is replaced", "uri", r.RequestURI,
+			"bytes", tooLarge.Size, "php.max_response", tooLarge.Limit)
+		http.Error(w, fmt.Sprintf("Bad Gateway: the PHP response (%d bytes) is larger than php.max_response (%d bytes)",
+			tooLarge.Size, tooLarge.Limit), http.StatusBadGateway)
 	default:
 		s.log.Error("php request failed", "uri", r.RequestURI, "err", err)
 		http.Error(w, "Bad Gateway: the PHP worker died during the request", http.StatusBadGateway)

@@ -99,6 +99,17 @@ func WriteFrame(w io.Writer, f *Frame) error {
 	return nil
 }
 
+// TooLargeError is a frame whose body is over Limits.Body (php.max_response
+// for a response): the frame is not read and the worker must go.
+type TooLargeError struct{ Size, Limit int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%v: a body of %d bytes, over the limit of %d", ErrProtocol, e.Size, e.Limit)
+}
+
+// Unwrap makes errors.Is(err, ErrProtocol) true.
+func (e *TooLargeError) Unwrap() error { return ErrProtocol }
+
 // ReadFrame reads one frame. io.EOF means the stream ended cleanly between
 // frames; any other error means the worker must go.
 func ReadFrame(r io.Reader, lim Limits) (*Frame, error) {
@@ -123,8 +134,11 @@ func ReadFrame(r io.Reader, lim Limits) (*Frame, error) {
 	}
 	metaLen := binary.LittleEndian.Uint32(h[4:8])
 	bodyLen := binary.LittleEndian.Uint32(h[8:12])
-	if metaLen > uint32(lim.Meta) || bodyLen > uint32(lim.Body) {
-		return nil, fmt.Errorf("%w: meta %d / body %d bytes over the limits %d / %d", ErrProtocol, metaLen, bodyLen, lim.Meta, lim.Body)
+	if metaLen > uint32(lim.Meta) {
+		return nil, fmt.Errorf("%w: meta of %d bytes over the limit of %d", ErrProtocol, metaLen, lim.Meta)
+	}
+	if bodyLen > uint32(lim.Body) {
+		return nil, &TooLargeError{Size: int64(bodyLen), Limit: int64(lim.Body)}
 	}
 	buf := make([]byte, int(metaLen)+int(bodyLen))
 	if _, err := io.ReadFull(r, buf); err != nil {

@@ -25,6 +25,7 @@ type Spec struct {
 	Env         []string // added to thinkgate's own environment
 	BootTimeout time.Duration
 	Limits      Limits
+	INI         []string // php.ini settings, name=value, passed with -d
 	// Push runs a gateway operation a request asked for (a TypePush frame's
 	// meta) and returns the TypePushOK meta; nil answers every push with an error.
 	Push func(meta []byte) []byte
@@ -99,7 +100,11 @@ func Start(spec Spec, log *slog.Logger) (*Worker, error) {
 	// OPcache in the CLI: code is compiled once per worker, and files the app
 	// includes on every request (ThinkPHP's route files) are not recompiled,
 	// which otherwise grows memory by a few hundred bytes per request.
-	cmd := exec.Command(spec.PHP, append([]string{"-d", "display_errors=stderr", "-d", "log_errors=0", "-d", "opcache.enable_cli=1"}, spec.Args...)...)
+	args := []string{"-d", "display_errors=stderr", "-d", "log_errors=0", "-d", "opcache.enable_cli=1"}
+	for _, kv := range spec.INI {
+		args = append(args, "-d", kv)
+	}
+	cmd := exec.Command(spec.PHP, append(args, spec.Args...)...)
 	cmd.Dir = spec.Dir
 	cmd.Env = append(os.Environ(), spec.Env...)
 	cmd.ExtraFiles = []*os.File{toPHP, fromPHP} // fd 3 and fd 4
@@ -238,6 +243,10 @@ func (w *Worker) Serve(ctx context.Context, req *Frame, timeout time.Duration, e
 				return res, ErrTimeout
 			}
 			w.Kill()
+			var tooLarge *TooLargeError
+			if errors.As(err, &tooLarge) {
+				return res, err
+			}
 			return res, fmt.Errorf("%w: %v", ErrCrashed, err)
 		}
 		if f.Flags&FlagRecycle != 0 {

@@ -334,7 +334,8 @@ func poolConfig(cfg config.Config, push func([]byte) []byte) (phpworker.Spec, ph
 			env = append(env, "THINKGATE_ON_"+name+"="+path)
 		}
 	}
-	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration, Push: push}
+	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration, Push: push,
+		INI: []string{"memory_limit=" + c.MemoryLimit}, Limits: phpworker.Limits{Body: c.MaxResponse}}
 	opts = phpworker.PoolOptions{
 		Workers: workers, MaxJobs: c.MaxJobs, MaxMemory: int64(c.MaxMemory), RequestTimeout: c.RequestTimeout.Duration,
 		QueueTimeout: c.QueueTimeout.Duration, StopGrace: 5 * time.Second,

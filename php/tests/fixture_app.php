@@ -45,6 +45,10 @@ return function (Request $r) use ($bootedAt) {
         case '/big':
             // A large page: ?mb= megabytes (default 8).
             return str_repeat('x', (int)($_GET['mb'] ?? 8) << 20);
+        case '/hog':
+            // Allocates ?mb= megabytes (default 1024) without touching memory_limit.
+            $hog = str_repeat('x', (int)($_GET['mb'] ?? 1024) << 20);
+            return 'allocated ' . strlen($hog);
         case '/hits':
             return (string)Registry::$hits;
         case '/exit':
