@@ -390,3 +390,56 @@ func TestAppMemoryAndResponseCaps(t *testing.T) {
 		t.Fatalf("after both: %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestAppSlowBodiesCannotTakeEveryDescriptor: with 256 open files, 300
+// clients that send a request's headers and never its body take at most
+// http.max_connections (a quarter of the limit) descriptors; the WebSocket
+// and API listeners keep accepting, and once http.read_timeout has passed
+// the app answers again.
+func TestAppSlowBodiesCannotTakeEveryDescriptor(t *testing.T) {
+	needPHP(t)
+	app, _ := filepath.Abs("testdata/app")
+	cfg := filepath.Join(t.TempDir(), "thinkgate.toml")
+	os.WriteFile(cfg, []byte(mergeTOML(baseConfig, fmt.Sprintf(
+		"[http]\nlisten = \"127.0.0.1:0\"\nread_timeout = \"3s\"\n[php]\napp = %q\nentry = \"app.php\"\nworkers = 2", app))), 0o644)
+	s := startWrapped(t, cfg, "bash", "-c", `ulimit -n 256 && exec "$0" "$@"`)
+	base := "http://" + s.addr("http")
+	var slow []net.Conn
+	for range 300 {
+		c, err := net.Dial("tcp", s.addr("http"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprint(c, "POST /server HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n")
+		slow = append(slow, c)
+	}
+	s.dial() // a WebSocket client still gets in (and gets its init message)...
+	if n := s.call("getAllClientIdCount", nil); n != float64(1) { // ...and the API still answers
+		t.Fatalf("getAllClientIdCount = %v, want 1", n)
+	}
+	// The first of them is cut off once http.read_timeout (3 s) has passed.
+	start := time.Now()
+	slow[0].SetReadDeadline(time.Now().Add(15 * time.Second))
+	if _, err := io.ReadAll(slow[0]); err != nil {
+		t.Fatalf("a client that never sent its body was not cut off: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("cut off after %v; http.read_timeout is 3s", d)
+	}
+	for _, c := range slow {
+		c.Close()
+	}
+	waitUntil(t, "the app to answer again", func() bool {
+		c := &http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get(base + "/hello")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	waitUntil(t, "a log line about the http connection limit", func() bool {
+		return strings.Contains(s.logs(), "http connection limit reached")
+	})
+}

@@ -93,12 +93,14 @@ type GWCompat struct {
 
 // HTTP configures the app's HTTP listener.
 type HTTP struct {
-	Listen         string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	MaxBodySize    int    `toml:"max_body_size" live:"" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
-	MaxUploadSize  int    `toml:"max_upload_size" live:"" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
-	TLSCert        string `toml:"tls_cert" live:"" doc:"PEM certificate (chain) file: with tls_key, the app is served over HTTPS with HTTP/2. Re-read on reload."`
-	TLSKey         string `toml:"tls_key" live:"" doc:"PEM private key file for tls_cert."`
-	FollowSymlinks bool   `toml:"follow_symlinks" doc:"Serve static files through symbolic links that lead out of php.public (a storage link); off, such links are passed to the app like missing files."`
+	Listen         string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	MaxBodySize    int      `toml:"max_body_size" live:"" doc:"Largest request body in bytes (PHP's post_max_size); larger gets 413."`
+	MaxUploadSize  int      `toml:"max_upload_size" live:"" doc:"Largest uploaded file in bytes (upload_max_filesize); larger reaches PHP with error 1 (UPLOAD_ERR_INI_SIZE)."`
+	TLSCert        string   `toml:"tls_cert" live:"" doc:"PEM certificate (chain) file: with tls_key, the app is served over HTTPS with HTTP/2. Re-read on reload."`
+	TLSKey         string   `toml:"tls_key" live:"" doc:"PEM private key file for tls_cert."`
+	ReadTimeout    Duration `toml:"read_timeout" doc:"Time a client has to send a whole request, headers and body; past it the connection is closed."`
+	MaxConnections int      `toml:"max_connections" doc:"Most connections to the http listener at once; more wait in the kernel's queue, costing no file descriptor. 0: a quarter of the open-files limit."`
+	FollowSymlinks bool     `toml:"follow_symlinks" doc:"Serve static files through symbolic links that lead out of php.public (a storage link); off, such links are passed to the app like missing files."`
 }
 
 // PHP configures the resident PHP workers.
@@ -195,7 +197,7 @@ func Default() Config {
 		API:      API{Listen: "127.0.0.1:2829", MaxBodySize: 4 << 20},
 		Text:     Text{Listen: "127.0.0.1:5678", MaxLineSize: 1 << 20},
 		GWCompat: GWCompat{Register: "127.0.0.1:1236", Inner: "127.0.0.1:2900", LanIP: "127.0.0.1"},
-		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20},
+		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20, ReadTimeout: Duration{60 * time.Second}},
 		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20, Preload: true,
 			MemoryLimit: "256M", MaxResponse: 64 << 20,
 			RequestTimeout: Duration{60 * time.Second}, QueueTimeout: Duration{10 * time.Second}, BootTimeout: Duration{30 * time.Second}},
@@ -401,6 +403,8 @@ func (c *Config) Validate() error {
 		{"http.listen", checkListen(c.HTTP.Listen, "", false)},
 		{"http.max_body_size", positive(c.HTTP.MaxBodySize)},
 		{"http.max_upload_size", positive(c.HTTP.MaxUploadSize)},
+		{"http.read_timeout", positiveDur(c.HTTP.ReadTimeout)},
+		{"http.max_connections", nonNegative(c.HTTP.MaxConnections)},
 		{"http.tls_cert", bothOrNeither(c.HTTP.TLSCert, c.HTTP.TLSKey, "http.tls_key")},
 		{"php.workers", between(c.PHP.Workers, 0, MaxWorkers)},
 		{"php.max_jobs", nonNegative(c.PHP.MaxJobs)},

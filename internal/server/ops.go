@@ -45,8 +45,9 @@ func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Reje
 
 // maxConnections is ws.max_connections, or, when 0, what the open-files
 // limit leaves after a reserve for the listeners and backend connections
-// (128 descriptors) and the PHP workers' pipes (8 each), and at least half
-// of the limit.
+// (128 descriptors), the PHP workers' pipes (8 each) and the http
+// listener's connections when there is an app, and at least a quarter of
+// the limit.
 func maxConnections(cfg config.Config) int {
 	if cfg.WS.MaxConnections > 0 {
 		return cfg.WS.MaxConnections
@@ -55,11 +56,26 @@ func maxConnections(cfg config.Config) int {
 	if limit <= 0 {
 		return 0
 	}
+	if !hasApp(cfg) {
+		return max(limit-128, limit/2)
+	}
 	workers := cfg.PHP.Workers
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	return max(limit-128-8*workers, limit/2)
+	return max(limit-128-8*workers-httpMaxConnections(cfg), limit/4)
+}
+
+// httpMaxConnections is http.max_connections, or, when 0, a quarter of the
+// open-files limit (1,024 when it is unknown).
+func httpMaxConnections(cfg config.Config) int {
+	if cfg.HTTP.MaxConnections > 0 {
+		return cfg.HTTP.MaxConnections
+	}
+	if limit := openFilesLimit(); limit > 0 {
+		return max(limit/4, 16)
+	}
+	return 1024
 }
 
 // applyLimits puts the live keys of cfg in force on every listener.

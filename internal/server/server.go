@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"thinkgate/internal/accept"
 	"thinkgate/internal/api"
 	"thinkgate/internal/appserver"
 	"thinkgate/internal/certs"
@@ -505,6 +506,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.app = &http.Server{
 			Handler:           n.front,
 			ReadHeaderTimeout: appserver.ReadHeaderTimeout,
+			ReadTimeout:       n.cfg.HTTP.ReadTimeout.Duration,
 			IdleTimeout:       appserver.IdleTimeout,
 			ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 		}
@@ -518,7 +520,13 @@ func (n *Node) Run(ctx context.Context) error {
 				}
 			})
 		}
+		var lastFull atomic.Int64
 		serve("http", func(ln net.Listener) error {
+			ln = accept.Limit(ln, httpMaxConnections(n.cfg), func() {
+				if now := time.Now().Unix(); lastFull.Swap(now) < now-60 {
+					n.log.Warn("http connection limit reached; new connections wait", "http.max_connections", httpMaxConnections(n.cfg))
+				}
+			})
 			var err error
 			if n.httpCert != nil { // https:// with HTTP/2
 				n.app.TLSConfig = n.httpCert.Config("h2", "http/1.1")
