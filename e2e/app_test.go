@@ -414,8 +414,9 @@ func TestAppSlowBodiesCannotTakeEveryDescriptor(t *testing.T) {
 		fmt.Fprint(c, "POST /server HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n")
 		slow = append(slow, c)
 	}
-	s.dial() // a WebSocket client still gets in (and gets its init message)...
-	if n := s.call("getAllClientIdCount", nil); n != float64(1) { // ...and the API still answers
+	// A WebSocket client still gets in (and gets its init message), and the API still answers.
+	s.dial()
+	if n := s.call("getAllClientIdCount", nil); n != float64(1) {
 		t.Fatalf("getAllClientIdCount = %v, want 1", n)
 	}
 	// The first of them is cut off once http.read_timeout (3 s) has passed.
