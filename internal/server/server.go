@@ -521,10 +521,11 @@ func (n *Node) Run(ctx context.Context) error {
 			})
 		}
 		var lastFull atomic.Int64
+		httpCap := httpMaxConnections(n.cfg) // read here: Reload rewrites n.cfg
 		serve("http", func(ln net.Listener) error {
-			ln = accept.Limit(ln, httpMaxConnections(n.cfg), func() {
+			ln = accept.Limit(ln, httpCap, func() {
 				if now := time.Now().Unix(); lastFull.Swap(now) < now-60 {
-					n.log.Warn("http connection limit reached; new connections wait", "http.max_connections", httpMaxConnections(n.cfg))
+					n.log.Warn("http connection limit reached; new connections wait", "http.max_connections", httpCap)
 				}
 			})
 			var err error
