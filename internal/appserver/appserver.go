@@ -110,9 +110,6 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	name := filepath.Join(s.opts.Public, filepath.FromSlash(clean))
-	if !s.opts.FollowSymlinks && !inside(s.opts.Public, name) {
-		return false
-	}
 	f, err := os.Open(name)
 	if err != nil {
 		return false
@@ -120,6 +117,10 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	// Only for a file that exists: most requests are for PHP, not files.
+	if !s.opts.FollowSymlinks && !inside(s.opts.Public, name) {
 		return false
 	}
 	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))

@@ -162,3 +162,20 @@ func TestPipesWithPHP(t *testing.T) {
 		t.Fatalf("worker output was not kept apart: stdout %q stderr %q", stdout.String(), stderr.String())
 	}
 }
+
+func TestMetaMem(t *testing.T) {
+	for _, c := range []struct {
+		meta string
+		want int64
+	}{
+		{`{"status":200,"headers":{},"mem":2097152}`, 2097152},
+		{`{"mem":512}`, 512},
+		{`{"status":200}`, 0},
+		{``, 0},
+		{`{"mem":"x"}`, 0},
+	} {
+		if got := metaMem([]byte(c.meta)); got != c.want {
+			t.Errorf("metaMem(%s) = %d, want %d", c.meta, got, c.want)
+		}
+	}
+}

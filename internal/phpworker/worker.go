@@ -2,6 +2,7 @@ package phpworker
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -280,14 +281,29 @@ func (w *Worker) Serve(ctx context.Context, req *Frame, timeout time.Duration, e
 			streaming && f.Type == TypeEnd
 		if done {
 			timer.Stop()
-			if meta := f.Meta; len(meta) > 0 {
-				var m struct{ Mem int64 }
-				if json.Unmarshal(meta, &m) == nil && m.Mem > 0 {
-					w.Mem.Store(m.Mem)
-				}
+			if mem := metaMem(f.Meta); mem > 0 {
+				w.Mem.Store(mem)
 			}
 			w.Jobs.Add(1)
 			return res, nil
 		}
 	}
+}
+
+// metaMem is the "mem" number of a final frame's JSON meta (PHP's
+// memory_get_usage), found without decoding the rest of the meta; 0 when
+// absent.
+func metaMem(meta []byte) int64 {
+	i := bytes.Index(meta, []byte(`"mem":`))
+	if i < 0 {
+		return 0
+	}
+	var n int64
+	for _, c := range meta[i+6:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }

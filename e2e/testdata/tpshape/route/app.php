@@ -18,3 +18,11 @@ Route::get('cookies', 'index/cookies');
 Route::get('server', 'index/server');
 Route::get('lang', fn () => lang('welcome'));
 Route::get('secret', fn () => 'the secret of ' . session('user'));
+// 100 items as JSON (about 7 KB), the benchmarks' action (scripts/bench-php-ratios).
+Route::get('items', function () {
+    $items = [];
+    for ($i = 1; $i <= 100; $i++) {
+        $items[] = ['id' => $i, 'name' => "item $i", 'price' => $i * 1.5, 'tags' => ['a', 'b'], 'stock' => $i % 7];
+    }
+    return json(['items' => $items]);
+});
