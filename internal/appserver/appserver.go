@@ -46,6 +46,9 @@ type Server struct {
 	limits atomic.Pointer[sizeLimits]
 	access atomic.Bool
 	log    *slog.Logger
+	// realPublic is Public with its own links resolved, once ("" if it
+	// cannot be: then no file is served through a link).
+	realPublic string
 }
 
 // sizeLimits are the limits a reload may change.
@@ -66,6 +69,9 @@ func New(pool *phpworker.Pool, opts Options, log *slog.Logger) *Server {
 		opts.DefaultHeader = "text/html; charset=UTF-8"
 	}
 	s := &Server{pool: pool, opts: opts, log: log}
+	if opts.Public != "" {
+		s.realPublic, _ = filepath.EvalSymlinks(opts.Public)
+	}
 	s.SetLimits(opts.MaxBody, opts.MaxUpload)
 	return s
 }
@@ -120,7 +126,7 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	// Only for a file that exists: most requests are for PHP, not files.
-	if !s.opts.FollowSymlinks && !inside(s.opts.Public, name) {
+	if !s.opts.FollowSymlinks && !inside(s.realPublic, name) {
 		return false
 	}
 	w.Header().Set("ETag", fmt.Sprintf(`"%x-%x"`, st.ModTime().UnixNano(), st.Size()))
@@ -144,10 +150,9 @@ func phpSource(p string) bool {
 }
 
 // inside reports whether name, with its symbolic links resolved, is still
-// under root (with root's own links resolved).
-func inside(root, name string) bool {
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
+// under realRoot (a path with no links left in it).
+func inside(realRoot, name string) bool {
+	if realRoot == "" {
 		return false
 	}
 	real, err := filepath.EvalSymlinks(name)

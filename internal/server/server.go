@@ -524,7 +524,7 @@ func (n *Node) Run(ctx context.Context) error {
 		httpCap := httpMaxConnections(n.cfg) // read here: Reload rewrites n.cfg
 		serve("http", func(ln net.Listener) error {
 			ln = accept.Limit(ln, httpCap, func() {
-				if now := time.Now().Unix(); lastFull.Swap(now) < now-60 {
+				if now, last := time.Now().Unix(), lastFull.Load(); now-last >= 60 && lastFull.CompareAndSwap(last, now) {
 					n.log.Warn("http connection limit reached; new connections wait", "http.max_connections", httpCap)
 				}
 			})

@@ -86,19 +86,15 @@ final class Adapter
         self::$current = $self;
         Shim::install($root);
         $level = ob_get_level();
+        $self->capturing = true;
         try {
             if ($index !== '' && is_file($index)) {
                 $self->runFrontController($index);
-            } else {
-                $http = (new \think\App($root))->http;
-                $self->capturing = true;
-                try {
-                    $http->run();
-                } finally {
-                    $self->capturing = false;
-                }
+            } else { // what ThinkPHP's stock public/index.php does
+                (new \think\App($root))->http->run();
             }
         } finally {
+            $self->capturing = false;
             $printed = '';
             while (ob_get_level() > $level) {
                 $printed = ob_get_clean() . $printed;
@@ -121,13 +117,11 @@ final class Adapter
         $_SERVER['SCRIPT_FILENAME'] = $index;
         $_SERVER['SCRIPT_NAME'] = $_SERVER['PHP_SELF'] = '/' . basename($index);
         $_SERVER['DOCUMENT_ROOT'] = dirname($index);
-        $this->capturing = true;
         try {
             (static function (string $file): void {
                 require $file;
             })($index);
         } finally {
-            $this->capturing = false;
             $_SERVER = $saved;
         }
         if ($this->http === null) {
