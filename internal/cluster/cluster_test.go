@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -404,7 +405,6 @@ func TestFirstHolder(t *testing.T) {
 		return ok
 	}
 	do(t, a, hub.Command{Op: hub.OpBindUid, ClientID: cb.ID, UIDs: []string{"u"}})
-	time.Sleep(5 * time.Millisecond) // Redis time has millisecond resolution
 	do(t, a, hub.Command{Op: hub.OpBindUid, ClientID: ca.ID, UIDs: []string{"u"}})
 	if !first(b, "u") || first(a, "u") {
 		t.Fatalf("b bound u first: b first %v, a first %v", first(b, "u"), first(a, "u"))
@@ -413,9 +413,14 @@ func TestFirstHolder(t *testing.T) {
 	if !first(a, "u") {
 		t.Fatal("a is the only holder left but not first")
 	}
-	for i := range 20 { // both at once: exactly one is first
+	// Both at once, each asking right after its own write as the webhook
+	// does: exactly one of them is told it is first (with Redis's time
+	// alone, the two writes could share a millisecond and the later writer,
+	// with the lower id, win the tie after the earlier had been told first).
+	for i := range 200 {
 		uid := fmt.Sprint("both", i)
 		var wg sync.WaitGroup
+		var firsts atomic.Int32
 		for _, bind := range []struct {
 			n  *node
 			id string
@@ -425,10 +430,19 @@ func TestFirstHolder(t *testing.T) {
 				defer wg.Done()
 				if _, err := bind.n.c.Do(&hub.Command{Op: hub.OpBindUid, ClientID: bind.id, UIDs: []string{uid}}); err != nil {
 					t.Error(err) // not Fatal: this is not the test's goroutine
+					return
+				}
+				if ok, err := bind.n.c.UIDFirstHere(uid); err != nil {
+					t.Error(err)
+				} else if ok {
+					firsts.Add(1)
 				}
 			}()
 		}
 		wg.Wait()
+		if n := firsts.Load(); n != 1 {
+			t.Fatalf("%s: %d nodes were told they were first", uid, n)
+		}
 		if first(a, uid) == first(b, uid) {
 			t.Fatalf("%s: a first %v, b first %v", uid, first(a, uid), first(b, uid))
 		}

@@ -15,13 +15,15 @@ import (
 )
 
 // Presence is the cluster's shared view kept in Redis: which nodes live and
-// which uids and groups each node has members for. Every key is the node's
-// own and carries the expiry, renewed by the node's heartbeat, so a node
-// that dies leaves no trace once the expiry passes:
+// which uids and groups each node has members for. Every key but the shared
+// stamp counter is the node's own and carries the expiry, renewed by the
+// node's heartbeat, so a node that dies leaves no trace once the expiry
+// passes:
 //
 //	<prefix>:nodes               sorted set: node id -> last heartbeat (Redis time, ms)
 //	<prefix>:node:<id>           hash: addr (the inner address), ws, pid, started
-//	<prefix>:node:<id>:uids      hash: uid with a client on the node -> since when (Redis time, ms)
+//	<prefix>:node:<id>:uids      hash: uid with a client on the node -> since when (stamp)
+//	<prefix>:stamp               the last stamp handed out
 //	<prefix>:node:<id>:groups    set of groups with a member on the node
 //
 // Changes are recorded by the hub's presence hooks and written by one
@@ -315,8 +317,8 @@ func (p *Presence) writeChanges(ctx context.Context, batch map[interest]bool) er
 		}
 	}
 	pipe := p.rdb.Pipeline()
-	if len(add[0]) > 0 { // a uid already there (off and on again between writes) keeps its time
-		pipe.Eval(ctx, addUIDsScript, nil, append([]any{p.key(":uids")}, anyOf(add[0])...)...)
+	if len(add[0]) > 0 { // a uid already there (off and on again between writes) keeps its stamp
+		pipe.Eval(ctx, addUIDsScript, nil, append([]any{p.key(":uids"), p.prefix + ":stamp"}, anyOf(add[0])...)...)
 	}
 	if len(del[0]) > 0 {
 		pipe.HDel(ctx, p.key(":uids"), del[0]...)
@@ -335,24 +337,39 @@ func (p *Presence) writeChanges(ctx context.Context, batch map[interest]bool) er
 	return nil
 }
 
-// addUIDsScript records uids (ARGV[2] on) in the node's uid hash (ARGV[1])
-// with Redis's time, keeping the time of a uid already there.
-const addUIDsScript = `
+// A stamp is Redis's time in milliseconds, made strictly greater than every
+// stamp handed out before (in the same script, so atomically): two nodes
+// that bind the same uid get different stamps, ordered as their writes
+// were, and a node that asks First after its own write can never be
+// overtaken by a later writer on a tie. luaStamp leaves it in `now`; the
+// key of the last stamp is in the variable `stampKey`.
+const luaStamp = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 2, #ARGV do redis.call('HSETNX', ARGV[1], ARGV[i], now) end
-return #ARGV - 1
+local last = tonumber(redis.call('GET', stampKey) or '0')
+if now <= last then now = last + 1 end
+redis.call('SET', stampKey, now)
 `
 
+// addUIDsScript records uids (ARGV[3] on) in the node's uid hash (ARGV[1])
+// with a new stamp (ARGV[2] is the stamp key), keeping the stamp of a uid
+// already there.
+const addUIDsScript = `local stampKey = ARGV[2]` + luaStamp + `
+for i = 3, #ARGV do redis.call('HSETNX', ARGV[1], ARGV[i], now) end
+return #ARGV - 2
+`
+
+// stampScript hands out one stamp (ARGV[1] is the stamp key).
+var stampScript = redis.NewScript(`local stampKey = ARGV[1]` + luaStamp + `return now`)
+
 // writeAll replaces the node's uids and groups with the hub's state, in
-// one transaction; every uid gets the time of the rewrite.
+// one transaction; every uid gets the stamp of the rewrite.
 func (p *Presence) writeAll(ctx context.Context) error {
 	uids, groups := p.state()
-	now, err := p.rdb.Time(ctx).Result()
+	since, err := stampScript.Run(ctx, p.rdb, nil, p.prefix+":stamp").Int64()
 	if err != nil {
 		return err
 	}
-	since := now.UnixMilli()
 	tx := p.rdb.TxPipeline()
 	tx.Del(ctx, p.key(":uids"), p.key(":groups"))
 	for i := 0; i < len(uids); i += 1000 {
