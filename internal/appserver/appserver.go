@@ -235,8 +235,7 @@ func (s *Server) servePHP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	mb, _ := json.Marshal(meta)
-	frame := &phpworker.Frame{Type: phpworker.TypeRequest, Meta: mb, Body: body}
+	frame := &phpworker.Frame{Type: phpworker.TypeRequest, Meta: appendRequestMeta(make([]byte, 0, 512), meta), Body: body}
 	started := false
 	rc := http.NewResponseController(w)
 	// A whole response (or error) is kept and written after the worker is
@@ -337,25 +336,19 @@ func bodyAllowed(status int) bool {
 }
 
 // writeHead copies PHP's headers and returns its status.
-func (s *Server) writeHead(w http.ResponseWriter, metaJSON []byte) int {
-	var m struct {
-		Status  int                 `json:"status"`
-		Headers map[string][]string `json:"headers"`
-	}
-	json.Unmarshal(metaJSON, &m)
+func (s *Server) writeHead(w http.ResponseWriter, meta []byte) int {
+	hd := parseHead(meta)
 	h := w.Header()
-	for name, values := range m.Headers {
-		for _, v := range values {
-			h.Add(name, v)
-		}
+	for _, kv := range hd.headers {
+		h.Add(kv[0], kv[1])
 	}
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", s.opts.DefaultHeader)
 	}
-	if m.Status < 100 || m.Status > 999 {
-		m.Status = http.StatusOK
+	if hd.status < 100 || hd.status > 999 {
+		return http.StatusOK
 	}
-	return m.Status
+	return hd.status
 }
 
 // serveFile answers with a file PHP named (RESP_FILE).
