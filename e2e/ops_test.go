@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -470,4 +471,48 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestReloadKeepsKeysOffLoopback: a reload that empties api.key and
+// text.key while moving their listeners back to loopback (which needs a
+// restart) keeps the old keys in force, and says so: the listeners are
+// still bound to every interface until the restart.
+func TestReloadKeepsKeysOffLoopback(t *testing.T) {
+	d := newInstanceDir(t, "[api]\nlisten = \"0.0.0.0:0\"\nkey = \"k1\"\n[text]\nlisten = \"0.0.0.0:0\"\nkey = \"k1\"\n"+
+		"[gwcompat]\nregister = \"0.0.0.0:0\"\nsecret = \"s1\"\n")
+	d.must("start", "-d")
+	s := d.server()
+	local := func(name string) string { // the listener, reached over loopback
+		_, port, _ := net.SplitHostPort(s.addr(name))
+		return "127.0.0.1:" + port
+	}
+	s.addrs["api"] = local("api")
+	d.write("[api]\nlisten = \"127.0.0.1:0\"\nkey = \"\"\n[text]\nlisten = \"127.0.0.1:0\"\nkey = \"\"\n[gwcompat]\nregister = \"127.0.0.1:0\"\nsecret = \"\"\n")
+	out := d.must("reload")
+	for _, want := range []string{"kept: api.key: the old key stays in force", "kept: text.key: the old key stays in force", "gwcompat.secret"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("reload output lacks %q:\n%s", want, out)
+		}
+	}
+	if status, body := s.post("/api/isOnline", map[string]any{"client_id": "7f00000108fc00000001"}, ""); status != 401 {
+		t.Fatalf("the API without its key after the reload: HTTP %d %s; want 401", status, body)
+	}
+	if status, body := s.post("/api/isOnline", map[string]any{"client_id": "7f00000108fc00000001"}, "k1"); status != 200 {
+		t.Fatalf("the API with the old key after the reload: HTTP %d %s", status, body)
+	}
+	c, err := net.Dial("tcp", local("text"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintln(c, `{"method":"isOnline","params":{"client_id":"7f00000108fc00000001"}}`)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.Contains(line, "unauthorized") {
+		t.Fatalf("the Text port without its key after the reload answered %q", line)
+	}
+	waitUntil(t, "the kept keys in the log", func() bool {
+		return strings.Contains(d.log(), "api.key: the old key stays in force") && strings.Contains(d.log(), "text.key: the old key stays in force")
+	})
+	d.must("stop")
 }

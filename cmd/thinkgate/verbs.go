@@ -79,6 +79,9 @@ func reload(f *flags, stdout, stderr io.Writer) int {
 	list("renewed", rep.Reloaded)
 	list("config applied", rep.Applied)
 	list("changed but needs a restart", rep.NeedsRestart)
+	for _, k := range rep.Kept {
+		fmt.Fprintln(stdout, "  kept:", k)
+	}
 	if len(rep.Errors) > 0 {
 		for _, e := range rep.Errors {
 			fmt.Fprintln(stderr, "thinkgate: reload:", e)

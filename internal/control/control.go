@@ -41,10 +41,11 @@ type Target interface {
 
 // ReloadReport says what a reload did.
 type ReloadReport struct {
-	Applied      []string `json:"applied"`       // config keys whose new values are in force
-	NeedsRestart []string `json:"needs_restart"` // changed keys that only a restart applies
-	Reloaded     []string `json:"reloaded"`      // what was renewed: "php workers", "ws.tls_cert", "log file"...
-	Errors       []string `json:"errors"`        // what failed; the old state stays in force for it
+	Applied      []string `json:"applied"`        // config keys whose new values are in force
+	NeedsRestart []string `json:"needs_restart"`  // changed keys that only a restart applies
+	Reloaded     []string `json:"reloaded"`       // what was renewed: "php workers", "ws.tls_cert", "log file"...
+	Errors       []string `json:"errors"`         // what failed; the old state stays in force for it
+	Kept         []string `json:"kept,omitempty"` // changes held back, and why (a key a listener still needs)
 }
 
 // Connection is one WebSocket client in the connections listing.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"runtime"
 	"slices"
 	"sync"
@@ -128,6 +129,7 @@ func (n *Node) Reload() control.ReloadReport {
 			*tls.cert, *tls.key = tls.cur[0], tls.cur[1]
 		}
 	}
+	rep.Kept = n.keepKeys(&next)
 	live, restart := config.Diff(&n.cfg, &next)
 	rep.Applied = append(rep.Applied, live...)
 	rep.NeedsRestart = append(rep.NeedsRestart, restart...)
@@ -187,6 +189,34 @@ func (n *Node) Reload() control.ReloadReport {
 	}
 	n.log.Info("reloaded", "applied", rep.Applied, "renewed", rep.Reloaded, "needs_restart", rep.NeedsRestart, "errors", len(rep.Errors))
 	return rep
+}
+
+// keepKeys keeps the key of a backend listener that stays bound off
+// loopback: a reload that empties api.key or text.key (moving the listener
+// to loopback, which needs a restart) would otherwise leave the port open to
+// the network without its key until then. It returns what it kept, and
+// logs it.
+func (n *Node) keepKeys(next *config.Config) []string {
+	var kept []string
+	for _, l := range []struct {
+		name, bound string
+		cur, next   *string
+	}{
+		{"api", n.cfg.API.Listen, &n.cfg.API.Key, &next.API.Key},
+		{"text", n.cfg.Text.Listen, &n.cfg.Text.Key, &next.Text.Key},
+	} {
+		if *l.next != "" || *l.cur == "" || l.bound == "" {
+			continue
+		}
+		if host, _, err := net.SplitHostPort(l.bound); err == nil && config.IsLoopback(host) {
+			continue
+		}
+		*l.next = *l.cur
+		msg := fmt.Sprintf("%s.key: the old key stays in force: the %s listener is bound to %s, off loopback, until a restart moves it", l.name, l.name, l.bound)
+		kept = append(kept, msg)
+		n.log.Warn("reload: " + msg)
+	}
+	return kept
 }
 
 // push runs a gateway operation that PHP code asked for inside a request
