@@ -419,3 +419,28 @@ func TestConfigAndVersionCommands(t *testing.T) {
 		t.Fatalf("config from `thinkgate config` did not keep heartbeat.reply: %q", m)
 	}
 }
+
+// TestPushLargerThanSendBuffer: one push of 3 MB (over ws.max_send_buffer,
+// 1 MiB by default, under api.max_body_size) reaches every client whole,
+// and none is closed for it.
+func TestPushLargerThanSendBuffer(t *testing.T) {
+	s := start(t, "")
+	const n = 20
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = s.dial()
+	}
+	big := strings.Repeat("0123456789", 300_000)
+	s.call("sendToAll", map[string]any{"data": big})
+	for i, c := range clients {
+		if m, err := c.ReadText(20 * time.Second); err != nil || m != big {
+			t.Fatalf("client %d got %d bytes (%v), want %d", i, len(m), err, len(big))
+		}
+	}
+	if got := s.call("getAllClientIdCount", nil); got != float64(n) {
+		t.Fatalf("%v clients online after the push, want %d", got, n)
+	}
+	if strings.Contains(s.logs(), "send buffer full") {
+		t.Fatal("a client was closed as slow for one big push")
+	}
+}

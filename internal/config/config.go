@@ -51,7 +51,7 @@ type WS struct {
 	Listen                  string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
 	InitMessage             bool     `toml:"init_message" doc:"Send {\"type\":\"init\",\"client_id\":\"...\"} to every new client."`
 	MaxMessageSize          int      `toml:"max_message_size" live:"" doc:"Largest inbound message in bytes (all fragments); larger closes the client with 1009."`
-	MaxSendBuffer           int      `toml:"max_send_buffer" live:"" doc:"Bytes queued to one client before it is closed as too slow."`
+	MaxSendBuffer           int      `toml:"max_send_buffer" live:"" doc:"A client with this many bytes waiting to be sent is closed as too slow when the next message comes. One message is always taken while less waits, whatever its size, so a push larger than this reaches every client that reads."`
 	HandshakeTimeout        Duration `toml:"handshake_timeout" live:"" doc:"Time a new connection has to finish the WebSocket handshake."`
 	MaxHeaderSize           int      `toml:"max_header_size" live:"" doc:"Largest handshake request (request line and headers) in bytes; larger gets HTTP 431."`
 	BindUIDFromFirstMessage bool     `toml:"bind_uid_from_first_message" doc:"Bind each client to the uid given by its first text message (the classic push.php mode)."`

@@ -498,7 +498,7 @@ func (c *econn) Send(frame []byte) bool {
 	if c.closing || c.closed || c.kicked {
 		return false
 	}
-	if limit := c.t.opts().MaxSendBuffer; c.pending+len(frame) > limit {
+	if limit := c.t.opts().MaxSendBuffer; c.pending >= limit {
 		c.t.closedSlow.Add(1)
 		c.t.log.Warn("client closed: send buffer full", "remote", c.remote, "limit", limit)
 		c.kickLocked()

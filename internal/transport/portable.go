@@ -174,7 +174,7 @@ func (c *conn) Send(frame []byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if limit := c.p.opts().MaxSendBuffer; c.pending+len(frame) > limit {
+	if limit := c.p.opts().MaxSendBuffer; c.pending >= limit {
 		c.closed = true
 		c.mu.Unlock()
 		c.p.closedSlow.Add(1)

@@ -83,7 +83,7 @@ type Peer interface {
 // Options are the limits and heartbeat settings of a Transport.
 type Options struct {
 	MaxMessageSize     int           // largest inbound message; above it the client is closed with 1009
-	MaxSendBuffer      int           // bytes queued per client before it is closed as too slow
+	MaxSendBuffer      int           // a client with this many bytes waiting is closed as too slow when the next frame comes; one frame is always taken while less waits, whatever its size
 	HandshakeTimeout   time.Duration // time to finish the handshake
 	MaxHeaderSize      int           // bytes the handshake request may take; larger gets 431
 	IdleTimeout        time.Duration // close a client silent this long; 0 disables

@@ -280,6 +280,51 @@ func TestPeerThatReadsNothing(t *testing.T) {
 	}
 }
 
+// TestFrameLargerThanSendBuffer: the send buffer limits what waits for a
+// slow client, not one message: a frame four times MaxSendBuffer reaches a
+// client that reads, whole; a client that reads nothing takes such a frame
+// and is closed once more than the limit waits.
+func TestFrameLargerThanSendBuffer(t *testing.T) {
+	for _, k := range kinds() {
+		t.Run(k.name, func(t *testing.T) {
+			o := testOptions()
+			tr, rec, addr := serve(t, k, o)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			reader, err := wsclient.Dial(ctx, "ws://"+addr+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reader.Close()
+			readerConn := rec.next(t).conn
+			stuck := rawDial(t, addr) // never reads
+			_ = stuck
+			stuckConn := rec.next(t).conn
+			big := strings.Repeat("b", 4*o.MaxSendBuffer)
+			frame := ws.MustCompileFrame(ws.NewTextFrame([]byte(big)))
+			if !readerConn.Send(frame) {
+				t.Fatal("a frame larger than the send buffer was refused for a client that reads")
+			}
+			if m, err := reader.ReadText(10 * time.Second); err != nil || m != big {
+				t.Fatalf("the reader got %d bytes (%v), want %d", len(m), err, len(big))
+			}
+			if !stuckConn.Send(frame) {
+				t.Fatal("the first big frame was refused though nothing waited")
+			}
+			// The kernel's socket buffers take some; past them, the queue
+			// holds more than the limit and the next frame closes the client.
+			for sent := 1; stuckConn.Send(frame); sent++ {
+				if sent > 64 {
+					t.Fatal("Send never refused a client that reads nothing")
+				}
+			}
+			if tr.Stats().ClosedSlow != 1 {
+				t.Fatalf("closed_slow = %d, want 1", tr.Stats().ClosedSlow)
+			}
+		})
+	}
+}
+
 // TestHalfClosed: a client that shuts its sending side down is gone for the
 // app at once, and its socket is released.
 func TestHalfClosed(t *testing.T) {
