@@ -92,7 +92,8 @@ type innerConn struct {
 	nc         net.Conn
 	raw        syscall.RawConn
 	br         *bufio.Reader
-	out        *bufio.Writer // replies; only this connection's goroutine writes them
+	out        []byte // replies not written yet; only this connection's goroutine touches them
+	inTurn     bool   // applying its first packets in accept order: replies wait (see serve)
 	authorized bool
 	worker     *worker
 	// busy is set as soon as bytes leave the kernel for br and cleared once
@@ -102,7 +103,7 @@ type innerConn struct {
 }
 
 func (in *Inner) newConn(nc net.Conn) *innerConn {
-	c := &innerConn{in: in, nc: nc, out: bufio.NewWriter(nc), authorized: in.secret == ""}
+	c := &innerConn{in: in, nc: nc, authorized: in.secret == ""}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}
@@ -133,19 +134,58 @@ func (c *innerConn) settled() bool {
 // for its first packets in parallel with the others, but runs them only in
 // its accept-order turn: after prev is closed, and closing mine when done.
 // Later packets on long-lived connections run freely.
+//
+// Replies to what runs in the turn are written after it: a peer that never
+// reads its replies holds up only itself, never the connections after it.
 func (c *innerConn) serve(prev <-chan struct{}, mine chan<- struct{}) {
 	alive := c.awaitFirst()
 	<-prev
 	if alive {
+		c.inTurn = true
 		alive = c.runBuffered()
+		c.inTurn = false
 	}
 	close(mine)
 	<-c.in.waiting
+	if alive {
+		alive = c.flush()
+	}
 	if alive {
 		c.rest()
 	} else {
 		c.end()
 	}
+}
+
+// Limits on a peer of the inner port.
+const (
+	// WriteTimeout is how long a peer may take to accept a reply; past it
+	// the connection is closed.
+	WriteTimeout = 10 * time.Second
+	// AuthTimeout is how long a connection may take to send its connect
+	// packet when gwcompat.secret is set; PreAuthMaxPacket is the largest
+	// packet read from it until then (the connect packet is under 1 KiB).
+	AuthTimeout      = 10 * time.Second
+	PreAuthMaxPacket = 64 << 10
+	// turnReplies caps the replies held while a connection has its turn;
+	// past it, its remaining packets run after the turn.
+	turnReplies = 1 << 20
+)
+
+// flush writes the replies held, within WriteTimeout; false when the
+// connection must end.
+func (c *innerConn) flush() bool {
+	if len(c.out) == 0 {
+		return true
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(WriteTimeout))
+	_, err := c.nc.Write(c.out)
+	c.out = c.out[:0]
+	if err != nil {
+		c.in.log.Warn("inner: a peer did not take its reply; closing", "remote", c.nc.RemoteAddr(), "err", err)
+		return false
+	}
+	return true
 }
 
 // awaitFirst waits at most firstWait until a whole first packet is
@@ -167,7 +207,7 @@ func (c *innerConn) awaitFirst() bool {
 // runBuffered handles the whole packets already buffered, without waiting
 // for more; false when the connection must end.
 func (c *innerConn) runBuffered() bool {
-	for c.br.Buffered() >= HeaderLen {
+	for c.br.Buffered() >= HeaderLen && len(c.out) < turnReplies {
 		hdr, _ := c.br.Peek(HeaderLen)
 		n := int(binary.BigEndian.Uint32(hdr))
 		if n < HeaderLen || n > c.br.Buffered() {
@@ -188,7 +228,7 @@ func (c *innerConn) rest() {
 }
 
 func (c *innerConn) end() {
-	c.out.Flush()
+	c.flush()
 	c.nc.Close()
 	if c.worker != nil {
 		c.in.workers.remove(c.worker)
@@ -199,7 +239,12 @@ func (c *innerConn) end() {
 // step reads and handles one packet; false when the connection must end.
 func (c *innerConn) step() bool {
 	in, nc := c.in, c.nc
-	p, err := ReadPacket(c.br, MaxPacket)
+	limit := MaxPacket
+	if !c.authorized { // nothing big, and not for long, before the secret
+		limit = PreAuthMaxPacket
+		nc.SetReadDeadline(time.Now().Add(AuthTimeout))
+	}
+	p, err := ReadPacket(c.br, limit)
 	if err != nil {
 		if errors.Is(err, ErrFrame) {
 			in.log.Warn("inner: bad packet; closing", "remote", nc.RemoteAddr(), "err", err)
@@ -224,7 +269,12 @@ func (c *innerConn) step() bool {
 			in.log.Warn("inner: secret key mismatch; closing", "remote", nc.RemoteAddr(), "cmd", p.Cmd)
 			return false
 		}
-		c.authorized = true
+		if !c.authorized {
+			c.authorized = true
+			if in.secret != "" {
+				nc.SetReadDeadline(time.Time{})
+			}
+		}
 		if p.Cmd == CmdWorkerConnect && c.worker == nil {
 			c.worker = in.workers.add(nc, remoteIP(nc)+":"+hello.WorkerKey, c.settled)
 		}
@@ -237,16 +287,14 @@ func (c *innerConn) step() bool {
 			in.workers.settle()
 		}
 		if reply := in.handle(p); reply != nil {
-			c.out.Write(appendReply(nil, reply))
+			c.out = appendReply(c.out, reply)
 		}
 	}
 	if c.br.Buffered() == 0 {
 		c.busy.Store(false)
 	}
-	if c.br.Buffered() == 0 { // answer pipelined requests in one write
-		if c.out.Flush() != nil {
-			return false
-		}
+	if c.br.Buffered() == 0 && !c.inTurn { // answer pipelined requests in one write
+		return c.flush()
 	}
 	return true
 }

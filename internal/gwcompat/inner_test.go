@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,4 +294,70 @@ func FuzzInner(f *testing.F) {
 			in.handle(p)
 		}
 	})
+}
+
+// TestPeerThatNeverReads: a GatewayClient connection that asks for 8 MB of
+// replies and never reads them holds up nobody: the next caller is answered
+// at once, and the reader's connection is closed after WriteTimeout.
+func TestPeerThatNeverReads(t *testing.T) {
+	f := newFixture(t, 1, "abc")
+	session := `s:1000000:"` + strings.Repeat("s", 1_000_000) + `";`
+	f.exchange(append(authPacket(), build(CmdSetSession, 1, 1, session, "")...), 0)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	hog, err := d.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Close()
+	wire := authPacket()
+	for range 8 {
+		wire = append(wire, build(CmdGetSessionByClientId, 1, 1, "", "")...)
+	}
+	hog.Write(wire) // and never a read
+	time.Sleep(100 * time.Millisecond)
+	for i := range 3 {
+		if got := f.exchange(append(authPacket(), build(CmdIsOnline, 1, 1, "", "")...), 1); got[0] != "i:1;" {
+			t.Fatalf("caller %d behind the peer that never reads got %q", i, got)
+		}
+	}
+}
+
+// TestBeforeAuth: with a secret, a connection gets a small packet cap and a
+// short deadline until its connect packet: a 10 MB packet announced before
+// it is refused at the header (nothing allocated), and a connection that
+// says nothing is closed after AuthTimeout.
+func TestBeforeAuth(t *testing.T) {
+	f := newFixture(t, 1, "abc")
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	big := build(CmdIsOnline, 1, 1, "", "")
+	binary.BigEndian.PutUint32(big[0:4], 10<<20)
+	c.Write(big)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("a 10 MB packet before auth: want a silent close, got %q %v", b, err)
+	}
+	// A packet just under the cap after auth is still read (MaxPacket applies then).
+	body := strings.Repeat("x", PreAuthMaxPacket)
+	if got := f.exchange(append(append(authPacket(), build(CmdSendToOne, 1, 1, "", body)...), build(CmdIsOnline, 1, 1, "", "")...), 1); got[0] != "i:1;" {
+		t.Fatalf("a %d-byte send after auth: %q", len(body), got)
+	}
+	idle, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	began := time.Now()
+	idle.SetReadDeadline(time.Now().Add(AuthTimeout + 5*time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("a connection that never authenticates: %v, want closed", err)
+	}
+	if d := time.Since(began); d < AuthTimeout-time.Second {
+		t.Fatalf("closed after %v, before AuthTimeout (%v)", d, AuthTimeout)
+	}
 }
