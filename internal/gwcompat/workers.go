@@ -7,15 +7,22 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"thinkgate/internal/events"
 	"thinkgate/internal/hub"
 )
 
-// workerQueue bounds the events queued to one BusinessWorker; past it events
-// are dropped and logged, as GatewayWorker's sendToWorkerBufferSize does.
-const workerQueue = 8192
+// workerQueue bounds the events queued to one BusinessWorker in number, and
+// WorkerQueueBytes in bytes (GatewayWorker's sendToWorkerBufferSize): past
+// either, the worker is taken as stuck, disconnected and the reason logged;
+// BusinessWorker reconnects on its own, and its clients move to the other
+// workers meanwhile.
+const (
+	workerQueue      = 8192
+	WorkerQueueBytes = 10 << 20
+)
 
 // Workers is the set of attached BusinessWorkers and an events.Sink: each
 // client is routed to one worker (sticky, least connections first, ties by
@@ -24,6 +31,7 @@ const workerQueue = 8192
 // worker attached, events go nowhere (push-only mode).
 type Workers struct {
 	log        *slog.Logger
+	maxQueued  int64 // WorkerQueueBytes; tests lower it
 	localIP    uint32
 	localPort  uint16
 	publicPort uint16
@@ -44,7 +52,9 @@ type worker struct {
 	nc      net.Conn
 	settled func() bool // everything received from this worker is applied
 	out     chan []byte
-	bound   int // clients routed here
+	queued  atomic.Int64 // bytes in out
+	cut     atomic.Bool  // disconnected for not reading
+	bound   int          // clients routed here
 	done    chan struct{}
 	closed  bool
 }
@@ -53,7 +63,7 @@ type worker struct {
 // localIP:localPort and whose public WebSocket port is publicPort.
 func NewWorkers(localIP net.IP, localPort, publicPort int, log *slog.Logger) *Workers {
 	return &Workers{
-		log: log, localIP: ipv4(localIP), localPort: uint16(localPort), publicPort: uint16(publicPort),
+		log: log, maxQueued: WorkerQueueBytes, localIP: ipv4(localIP), localPort: uint16(localPort), publicPort: uint16(publicPort),
 		routes: map[*hub.Client]*worker{}, remotes: map[*hub.Client]remote{},
 	}
 }
@@ -121,12 +131,16 @@ func (ws *Workers) settle() {
 	}
 }
 
-// write sends queued events to the worker until it goes away.
+// write sends queued events to the worker until it goes away; a worker
+// that takes more than WriteTimeout to accept one is disconnected.
 func (w *worker) write() {
 	for {
 		select {
 		case b := <-w.out:
-			if _, err := w.nc.Write(b); err != nil {
+			w.nc.SetWriteDeadline(time.Now().Add(WriteTimeout))
+			_, err := w.nc.Write(b)
+			w.queued.Add(-int64(len(b)))
+			if err != nil {
 				w.nc.Close()
 				return
 			}
@@ -173,10 +187,19 @@ func (ws *Workers) send(c *hub.Client, cmd byte, flag byte, body []byte, unroute
 	}
 	p := Packet{Cmd: cmd, LocalIP: ws.localIP, LocalPort: ws.localPort, ClientIP: r.ip, ClientPort: r.port,
 		ConnID: c.ConnID(), Flag: flag, GatewayPort: ws.publicPort, Ext: c.Session(), Body: body}
-	select {
-	case w.out <- p.Append(nil):
-	default:
-		ws.log.Warn("SendBufferToWorker fail: the BusinessWorker is not reading; event dropped", "worker", w.key, "cmd", cmd)
+	b := p.Append(nil)
+	if w.queued.Add(int64(len(b))) <= ws.maxQueued {
+		select {
+		case w.out <- b:
+			return
+		default:
+		}
+	}
+	w.queued.Add(-int64(len(b)))
+	if w.cut.CompareAndSwap(false, true) {
+		ws.log.Warn("BusinessWorker disconnected: it is not reading its events; this event and those queued are dropped",
+			"worker", w.key, "queued_bytes", w.queued.Load(), "limit_bytes", ws.maxQueued, "queued_events", len(w.out), "cmd", cmd)
+		w.nc.Close()
 	}
 }
 

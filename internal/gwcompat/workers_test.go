@@ -2,7 +2,11 @@ package gwcompat
 
 import (
 	"bufio"
+	"io"
+	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,4 +87,43 @@ func TestWorkerRoutingIsStickyLeastConnections(t *testing.T) {
 	if p := next(t, got2); p.Cmd != CmdOnClose || p.ConnID != cs[1].ConnID() {
 		t.Fatalf("close %+v", p)
 	}
+}
+
+// TestWorkerThatNeverReads: events for a BusinessWorker that stops reading
+// are bounded in bytes: past the limit it is disconnected (and logged), not
+// left holding gigabytes; a worker that reads keeps getting everything.
+func TestWorkerThatNeverReads(t *testing.T) {
+	g, _ := clientid.NewGenerator("127.0.0.1", 2999, time.Unix(0, 0))
+	h := hub.New(g)
+	var logs strings.Builder
+	var mu sync.Mutex
+	ws := NewWorkers(net.IPv4(127, 0, 0, 1), 2999, 7272, slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)))
+	ws.maxQueued = 1 << 20
+	server, client := net.Pipe() // an unbuffered pipe nobody reads
+	t.Cleanup(func() { server.Close(); client.Close() })
+	ws.add(server, "127.0.0.1:stuck", func() bool { return true })
+	c := h.Connect(&recConn{})
+	body := make([]byte, 64<<10)
+	for range 40 { // 2.5 MB of events
+		ws.Message(c, false, body)
+	}
+	if _, err := client.Write([]byte("x")); err == nil {
+		t.Fatal("the worker that never reads is still connected after 2.5 MB of events against a 1 MiB limit")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "BusinessWorker disconnected: it is not reading its events") {
+		t.Fatalf("no log line says why:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
