@@ -31,11 +31,15 @@ type Register struct {
 	secret string
 	self   string
 	log    *slog.Logger
+	// authTimeout and writeTimeout are registerAuthTimeout and WriteTimeout;
+	// tests shorten them.
+	authTimeout, writeTimeout time.Duration
 
 	mu       sync.Mutex
 	gateways []registered           // in registration order
 	peers    []string               // the other nodes of a cluster
 	workers  map[*registerConn]bool // connections that sent worker_connect
+	lists    uint64                 // address lists sent so far (see send)
 	conns    accept.Tracker
 }
 
@@ -45,21 +49,46 @@ type registered struct {
 }
 
 type registerConn struct {
-	nc net.Conn
-	mu sync.Mutex // serializes writes
+	nc      net.Conn
+	timeout time.Duration // per write
+	mu      sync.Mutex    // serializes writes
+	sent    uint64        // the newest address list written
 }
 
-func (c *registerConn) writeLine(b []byte) error {
+// writeLine writes one line within the write timeout; a peer that does not
+// take it is closed.
+func (c *registerConn) writeLine(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := c.nc.Write(append(b, '\n'))
-	return err
+	c.writeLocked(append(b[:len(b):len(b)], '\n')) // a copy: b may be shared
+}
+
+// writeLocked writes line, which ends in a newline.
+func (c *registerConn) writeLocked(line []byte) {
+	c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	if _, err := c.nc.Write(line); err != nil {
+		c.nc.Close()
+	}
+}
+
+// sendList writes address list number n (a line; shared, never modified) unless a newer one went out
+// already: lists are sent from goroutines (one slow worker must not hold up
+// the others), so they may arrive here out of order.
+func (c *registerConn) sendList(b []byte, n uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n <= c.sent {
+		return
+	}
+	c.sent = n
+	c.writeLocked(b)
 }
 
 // NewRegister returns a Register that advertises self (this node's
 // "lan_ip:inner_port") and checks secret.
 func NewRegister(self, secret string, log *slog.Logger) *Register {
-	return &Register{self: self, secret: secret, log: log, workers: map[*registerConn]bool{}}
+	return &Register{self: self, secret: secret, log: log, workers: map[*registerConn]bool{},
+		authTimeout: registerAuthTimeout, writeTimeout: WriteTimeout}
 }
 
 // Addresses returns the advertised inner addresses, this node's first.
@@ -109,7 +138,7 @@ func (r *Register) Serve(ln net.Listener) error {
 		}
 		go func() {
 			defer r.conns.Done(nc)
-			r.serveConn(&registerConn{nc: nc})
+			r.serveConn(&registerConn{nc: nc, timeout: r.writeTimeout})
 		}()
 	})
 }
@@ -126,7 +155,7 @@ func (r *Register) serveConn(c *registerConn) {
 	defer r.forget(c)
 	defer c.nc.Close()
 	br := bufio.NewReaderSize(c.nc, 4096)
-	c.nc.SetReadDeadline(time.Now().Add(registerAuthTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(r.authTimeout)) // lifted once a secret-checked event arrives
 	for {
 		line, err := lines.Read(br, registerMaxLine)
 		if err != nil {
@@ -135,7 +164,6 @@ func (r *Register) serveConn(c *registerConn) {
 			}
 			return
 		}
-		c.nc.SetReadDeadline(time.Time{})
 		var ev struct {
 			Event     string `json:"event"`
 			SecretKey string `json:"secret_key"`
@@ -146,7 +174,7 @@ func (r *Register) serveConn(c *registerConn) {
 				c.nc.RemoteAddr(), truncate(line, 200)))
 			return
 		}
-		if ev.Event == "ping" {
+		if ev.Event == "ping" { // keeps an attached peer's connection; lifts no deadline
 			continue
 		}
 		if ev.SecretKey != r.secret {
@@ -155,16 +183,19 @@ func (r *Register) serveConn(c *registerConn) {
 		}
 		switch ev.Event {
 		case "worker_connect":
+			c.nc.SetReadDeadline(time.Time{})
 			r.mu.Lock()
 			r.workers[c] = true
-			addrs := r.addressesLocked()
+			r.lists++
+			msg, n := broadcast(r.addressesLocked()), r.lists
 			r.mu.Unlock()
-			c.writeLine(broadcast(addrs))
+			c.sendList(msg, n)
 		case "gateway_connect":
 			if ev.Address == "" {
 				r.log.Warn("register: gateway_connect without address; closing", "remote", c.nc.RemoteAddr())
 				return
 			}
+			c.nc.SetReadDeadline(time.Time{})
 			r.mu.Lock()
 			r.gateways = append(r.gateways, registered{conn: c, addr: ev.Address})
 			r.mu.Unlock()
@@ -188,17 +219,20 @@ func (r *Register) forget(c *registerConn) {
 	}
 }
 
-// broadcastAll sends the current list to every worker connection.
+// broadcastAll sends the current list to every worker connection, each
+// from its own goroutine, so a worker that does not read delays only itself
+// (and is closed after the write timeout).
 func (r *Register) broadcastAll() {
 	r.mu.Lock()
-	msg := broadcast(r.addressesLocked())
+	r.lists++
+	msg, n := broadcast(r.addressesLocked()), r.lists
 	workers := make([]*registerConn, 0, len(r.workers))
 	for w := range r.workers {
 		workers = append(workers, w)
 	}
 	r.mu.Unlock()
 	for _, w := range workers {
-		w.writeLine(msg)
+		go w.sendList(msg, n)
 	}
 }
 
@@ -207,7 +241,7 @@ func broadcast(addrs []string) []byte {
 		Event     string   `json:"event"`
 		Addresses []string `json:"addresses"`
 	}{"broadcast_addresses", addrs})
-	return b
+	return append(b, '\n')
 }
 
 func truncate(b []byte, n int) []byte {

@@ -2,9 +2,11 @@ package gwcompat
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -118,5 +120,97 @@ func TestRegisterPeers(t *testing.T) {
 	r.SetPeers(nil)                        // it left
 	if got, want := w.line(t), `{"event":"broadcast_addresses","addresses":["127.0.0.1:2900"]}`+"\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// TestRegisterPingDoesNotAuthenticate: pings before the secret keep no
+// connection past the authentication timeout, as in GatewayWorker.
+func TestRegisterPingDoesNotAuthenticate(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRegister("127.0.0.1:2900", "abc", quiet)
+	r.authTimeout = 300 * time.Millisecond
+	go r.Serve(ln)
+	t.Cleanup(func() { ln.Close() })
+	c := dialLine(t, ln.Addr().String())
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				c.Write([]byte(`{"event":"ping"}` + "\n"))
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.r.ReadByte(); err != io.EOF {
+		t.Fatalf("a connection that only pings: %v after 3 s, want closed after 300 ms", err)
+	}
+}
+
+// TestRegisterBroadcastToAWorkerThatNeverReads: address lists go to every
+// worker from its own goroutine with a write deadline: a worker that never
+// reads holds up nobody and is closed; the others get the newest list.
+func TestRegisterBroadcastToAWorkerThatNeverReads(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRegister("127.0.0.1:2900", "abc", quiet)
+	r.writeTimeout = 300 * time.Millisecond
+	go r.Serve(ln)
+	t.Cleanup(func() { ln.Close() })
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	stuck, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	stuck.Write([]byte(`{"event":"worker_connect","secret_key":"abc"}` + "\n")) // and never a read
+	good := dialLine(t, ln.Addr().String())
+	good.Write([]byte(`{"event":"worker_connect","secret_key":"abc"}` + "\n"))
+	good.line(t)
+	final := make(chan bool, 1)
+	go func() { // the good worker reads all along
+		for {
+			good.SetReadDeadline(time.Now().Add(10 * time.Second))
+			l, err := good.r.ReadString('\n')
+			if err != nil {
+				final <- false
+				return
+			}
+			if strings.Contains(l, `"10.9.9.9:2900"`) {
+				final <- true
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // both attached
+	big := make([]string, 2000)        // 1 MB lists
+	for i := range big {
+		big[i] = fmt.Sprintf("10.0.%d.%d:%0480d", i/250, i%250, i)
+	}
+	done := make(chan struct{})
+	go func() {
+		for i := range 20 { // 20 MB to the worker that never reads
+			r.SetPeers(big[:len(big)-i%2])
+		}
+		r.SetPeers([]string{"10.9.9.9:2900"})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SetPeers is held up by a worker that never reads")
+	}
+	if !<-final {
+		t.Fatal("the worker that reads did not get the newest list")
 	}
 }
