@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -329,11 +330,7 @@ func (a *assembler) frame(h ws.Header, payload []byte) (verdict, ws.StatusCode, 
 	case ws.OpPong:
 		return vNone, 0, ""
 	case ws.OpClose:
-		code, _ := ws.ParseCloseFrameData(payload)
-		if code.Empty() {
-			code = ws.StatusNormalClosure
-		}
-		return vClose, code, ""
+		return closeVerdict(payload)
 	case ws.OpContinuation:
 		if !a.inMessage {
 			return vFail, ws.StatusProtocolError, "continuation without a message"
@@ -356,6 +353,35 @@ func (a *assembler) frame(h ws.Header, payload []byte) (verdict, ws.StatusCode, 
 		return vFail, ws.StatusInvalidFramePayloadData, "text message is not UTF-8"
 	}
 	return vMessage, 0, ""
+}
+
+// closeVerdict checks a client's close frame (RFC 6455 5.5.1, 7.4): no
+// payload, or a valid status code and a UTF-8 reason, is answered with the
+// same code (1000 when there is none); a 1-byte payload or a code no
+// endpoint may send gets 1002, a reason that is not UTF-8 1007.
+func closeVerdict(payload []byte) (verdict, ws.StatusCode, string) {
+	switch {
+	case len(payload) == 0:
+		return vClose, ws.StatusNormalClosure, ""
+	case len(payload) == 1:
+		return vFail, ws.StatusProtocolError, "close frame with a 1-byte payload"
+	}
+	code, reason := ws.ParseCloseFrameData(payload)
+	if !validCloseCode(code) {
+		return vFail, ws.StatusProtocolError, fmt.Sprintf("close code %d may not be sent", code)
+	}
+	if !utf8.ValidString(reason) {
+		return vFail, ws.StatusInvalidFramePayloadData, "close reason is not UTF-8"
+	}
+	return vClose, code, ""
+}
+
+// validCloseCode reports whether a peer may send code in a close frame:
+// 1000-1003 and 1007-1014 (the defined ones, not 1004-1006 or 1015, which
+// are never sent), 3000-4999 (libraries and applications).
+func validCloseCode(code ws.StatusCode) bool {
+	c := int(code)
+	return c >= 1000 && c <= 1003 || c >= 1007 && c <= 1014 || c >= 3000 && c <= 4999
 }
 
 // checkHeader returns why a client frame header is not acceptable, or "".

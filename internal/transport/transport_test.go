@@ -442,3 +442,54 @@ func openFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// TestClientCloseFrames: a client's close frame is answered as RFC 6455
+// says (5.5.1, 7.4): the same code when it is one a peer may send, 1000 for
+// none, 1002 for a 1-byte payload or a code no peer may send, 1007 for a
+// reason that is not UTF-8.
+func TestClientCloseFrames(t *testing.T) {
+	code := func(c uint16, reason string) string {
+		return string([]byte{byte(c >> 8), byte(c)}) + reason
+	}
+	cases := []struct {
+		name    string
+		payload string
+		want    ws.StatusCode
+	}{
+		{"empty", "", 1000},
+		{"1000", code(1000, ""), 1000},
+		{"1001 with a reason", code(1001, "bye é"), 1001},
+		{"1011", code(1011, ""), 1011},
+		{"3000", code(3000, ""), 3000},
+		{"4999", code(4999, ""), 4999},
+		{"one byte", "\x03", 1002},
+		{"0", code(0, ""), 1002},
+		{"999", code(999, ""), 1002},
+		{"1004", code(1004, ""), 1002},
+		{"1005", code(1005, ""), 1002},
+		{"1006", code(1006, ""), 1002},
+		{"1015", code(1015, ""), 1002},
+		{"2999", code(2999, ""), 1002},
+		{"5000", code(5000, ""), 1002},
+		{"reason not UTF-8", code(1000, "\xff\xfe"), 1007},
+	}
+	for _, k := range kinds() {
+		t.Run(k.name, func(t *testing.T) {
+			_, rec, addr := serve(t, k, testOptions())
+			for _, c := range cases {
+				nc := rawDial(t, addr)
+				rec.next(t)
+				nc.Write(clientFrame(ws.OpClose, true, c.payload))
+				nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				f, err := ws.ReadFrame(nc)
+				if err != nil || f.Header.OpCode != ws.OpClose {
+					t.Fatalf("%s: no close frame back: %v %+v", c.name, err, f.Header)
+				}
+				if got, _ := ws.ParseCloseFrameData(f.Payload); got != c.want {
+					t.Errorf("%s: answered %d, want %d", c.name, got, c.want)
+				}
+				nc.Close()
+			}
+		})
+	}
+}
