@@ -135,6 +135,16 @@ func TestEveryOperation(t *testing.T) {
 	if err != nil || f.Op != ws.OpClose || f.CloseCode() != 1000 {
 		t.Fatalf("after closeClient: %+v %v", f, err)
 	}
+	// destroyClient: no message, at once, with a close frame saying so (3003).
+	if got := s.call("destroyClient", map[string]any{"client_id": b.ID}); got != true {
+		t.Fatalf("destroyClient: %v", got)
+	}
+	if s.call("isOnline", map[string]any{"client_id": b.ID}) != false {
+		t.Fatal("a destroyed client still counts as online")
+	}
+	if f, err := b.ReadFrame(5 * time.Second); err != nil || f.Op != ws.OpClose || f.CloseCode() != 3003 {
+		t.Fatalf("after destroyClient: %v %d %v; want a close frame with 3003", f.Op, f.CloseCode(), err)
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -41,10 +41,14 @@ func TestHeartbeat(t *testing.T) {
 			}
 		}
 	}()
-	// The silent client sees its connection end (EOF) about 1 s in.
-	_, err := silent.ReadFrame(5 * time.Second)
-	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("silent client not closed: %v", err)
+	// The silent client gets a close frame saying why (3001) about 1 s in,
+	// then the end of the connection.
+	f, err := silent.ReadFrame(5 * time.Second)
+	if err != nil || f.Op != ws.OpClose || f.CloseCode() != 3001 {
+		t.Fatalf("silent client: %v, frame %v %d; want a close frame with 3001", err, f.Op, f.CloseCode())
+	}
+	if _, err := silent.ReadFrame(5 * time.Second); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("silent client's connection still open after its close frame: %v", err)
 	}
 	if d := time.Since(begin); d < 900*time.Millisecond {
 		t.Fatalf("silent client closed after %s, before the 1s timeout", d)

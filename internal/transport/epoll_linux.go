@@ -243,7 +243,7 @@ func (t *epollT) Shutdown(ctx context.Context) error {
 	case <-t.done:
 	case <-ctx.Done():
 		for _, c := range conns {
-			c.Destroy()
+			c.shut()
 		}
 		err = fmt.Errorf("websocket shutdown: %d clients dropped: %w", t.active.Load(), ctx.Err())
 		select { // the loops release what was shut down
@@ -294,7 +294,7 @@ func (t *epollT) expire(c *econn, now time.Time) {
 	case closed:
 	case lingering:
 		if now.UnixNano() >= closeAt {
-			c.Destroy()
+			c.shut()
 		} else {
 			t.wheel.add(c, time.Unix(0, closeAt))
 		}
@@ -304,7 +304,7 @@ func (t *epollT) expire(c *econn, now time.Time) {
 		if idle > 0 && now.UnixNano()-last >= int64(idle) {
 			t.closedIdle.Add(1)
 			t.log.Debug("client closed: idle", "remote", c.remote, "timeout", idle)
-			c.Destroy()
+			c.drop(CloseIdle, "idle")
 			return
 		}
 		next := now.Add(t.checkEvery())
@@ -501,10 +501,39 @@ func (c *econn) Send(frame []byte) bool {
 	if limit := c.t.opts().MaxSendBuffer; c.pending >= limit {
 		c.t.closedSlow.Add(1)
 		c.t.log.Warn("client closed: send buffer full", "remote", c.remote, "limit", limit)
-		c.kickLocked()
+		c.dropLocked(CloseSlow, "too slow")
+		go c.gone() // not from here: Send runs inside the hub's fan-out
 		return false
 	}
 	return c.writeLocked(frame)
+}
+
+// dropLocked closes the connection with a close frame saying why, best
+// effort: the frame being written (the head of the queue) is finished,
+// the rest of the queue dropped, and the socket shut after DropGrace if the
+// close frame is not out by then.
+func (c *econn) dropLocked(code int, reason string) {
+	if c.closing || c.closed || c.kicked {
+		return
+	}
+	c.closing = true
+	if len(c.queue) > 1 {
+		for _, f := range c.queue[1:] {
+			c.pending -= len(f)
+		}
+		clear(c.queue[1:])
+		c.queue = c.queue[:1]
+	}
+	if !c.writeLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))) {
+		return // the socket failed: kicked
+	}
+	if len(c.queue) == 0 {
+		c.lingerLocked()
+		return
+	}
+	c.lingering = true // flush will not half-close; the wheel shuts the socket at closeAt
+	c.closeAt = time.Now().Add(DropGrace).UnixNano()
+	c.t.wheel.add(c, time.Unix(0, c.closeAt))
 }
 
 // writeLocked writes or queues frame; false if the socket failed.
@@ -603,8 +632,21 @@ func (c *econn) Close(code int, reason string) {
 	c.goneSoon()
 }
 
-// Destroy closes the connection at once, dropping what is queued.
-func (c *econn) Destroy() {
+// Destroy closes the connection at once, dropping what is queued, with a
+// best-effort close frame (CloseDestroyed).
+func (c *econn) Destroy() { c.drop(CloseDestroyed, "destroyed") }
+
+// drop closes with a close frame saying why (see dropLocked); the client is
+// gone for the application at once.
+func (c *econn) drop(code int, reason string) {
+	c.mu.Lock()
+	c.dropLocked(code, reason)
+	c.mu.Unlock()
+	c.goneSoon()
+}
+
+// shut closes the socket now, with nothing more written.
+func (c *econn) shut() {
 	c.mu.Lock()
 	c.kickLocked()
 	c.mu.Unlock()

@@ -175,11 +175,10 @@ func (c *conn) Send(frame []byte) bool {
 		return false
 	}
 	if limit := c.p.opts().MaxSendBuffer; c.pending >= limit {
-		c.closed = true
-		c.mu.Unlock()
 		c.p.closedSlow.Add(1)
 		c.p.log.Warn("client closed: send buffer full", "remote", c.nc.RemoteAddr(), "limit", limit)
-		c.nc.Close()
+		c.dropLocked(CloseSlow, "too slow")
+		go c.gone() // not from here: Send runs inside the hub's fan-out
 		return false
 	}
 	if !c.writing && c.raw != nil {
@@ -275,8 +274,34 @@ func (c *conn) linger() {
 	c.nc.SetReadDeadline(time.Now().Add(closeLinger))
 }
 
-// Destroy closes the connection at once, dropping what is queued.
-func (c *conn) Destroy() { c.drop() }
+// Destroy closes the connection at once, dropping what is queued, with a
+// best-effort close frame (CloseDestroyed).
+func (c *conn) Destroy() {
+	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.dropLocked(CloseDestroyed, "destroyed")
+	c.goneSoon()
+}
+
+// dropLocked closes the connection with a close frame saying why, best
+// effort, and unlocks: what is queued is dropped but its head (which can be
+// the rest of a frame Send began writing itself), and a write that has not
+// finished within DropGrace ends the socket.
+func (c *conn) dropLocked(code int, reason string) {
+	c.closing = true
+	if len(c.queue) > 1 {
+		for _, f := range c.queue[1:] {
+			c.pending -= len(f)
+		}
+		clear(c.queue[1:])
+		c.queue = c.queue[:1]
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(DropGrace))
+	c.enqueueLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))))
+}
 
 // drop closes the socket now.
 func (c *conn) drop() {
@@ -305,7 +330,7 @@ func (c *conn) readLoop() {
 		}
 		h, err := ws.ReadHeader(br)
 		if err != nil {
-			c.readError(err)
+			c.readError(err, br)
 			return
 		}
 		c.touch()
@@ -316,7 +341,7 @@ func (c *conn) readLoop() {
 		}
 		payload := make([]byte, h.Length)
 		if _, err := io.ReadFull(br, payload); err != nil {
-			c.readError(err)
+			c.readError(err, br)
 			return
 		}
 		ws.Cipher(payload, h.Mask, 0)
@@ -355,9 +380,20 @@ func (c *conn) drain(br *bufio.Reader) {
 	io.Copy(io.Discard, io.LimitReader(br, 1<<20))
 }
 
-func (c *conn) readError(err error) {
-	if errors.Is(err, os.ErrDeadlineExceeded) && !c.isClosing() {
-		c.p.closedIdle.Add(1)
-		c.p.log.Debug("client closed: idle", "remote", c.nc.RemoteAddr(), "timeout", c.p.opts().IdleTimeout)
+// readError ends reading; a client silent past the idle timeout gets a
+// close frame (CloseIdle) first.
+func (c *conn) readError(err error, br *bufio.Reader) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return
 	}
+	c.mu.Lock()
+	if c.closing || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.p.closedIdle.Add(1)
+	c.p.log.Debug("client closed: idle", "remote", c.nc.RemoteAddr(), "timeout", c.p.opts().IdleTimeout)
+	c.dropLocked(CloseIdle, "idle")
+	c.goneSoon()
+	c.drain(br)
 }

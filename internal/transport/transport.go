@@ -80,6 +80,20 @@ type Peer interface {
 	Closed()
 }
 
+// Close codes thinkgate sends when it drops a client itself, so that the
+// client can tell being dropped from a network fault (RFC 6455 leaves
+// 3000-3999 to libraries and frameworks). The close frame is best effort:
+// it follows the frame being written, if any, everything else queued is
+// dropped, and the socket goes after DropGrace at the latest.
+const (
+	CloseIdle      = 3001 // nothing received within heartbeat.timeout
+	CloseSlow      = 3002 // more than ws.max_send_buffer waiting to be sent
+	CloseDestroyed = 3003 // destroyClient
+)
+
+// DropGrace bounds how long a dropped client's close frame may take.
+const DropGrace = time.Second
+
 // Options are the limits and heartbeat settings of a Transport.
 type Options struct {
 	MaxMessageSize     int           // largest inbound message; above it the client is closed with 1009

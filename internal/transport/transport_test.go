@@ -493,3 +493,64 @@ func TestClientCloseFrames(t *testing.T) {
 		})
 	}
 }
+
+// TestDropsSayWhy: a client thinkgate drops itself gets a close frame whose
+// code says why: idle (3001), too slow (3002, after the frame that was being
+// written), destroyed (3003).
+func TestDropsSayWhy(t *testing.T) {
+	closeCode := func(t *testing.T, nc net.Conn) ws.StatusCode {
+		t.Helper()
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			f, err := ws.ReadFrame(nc)
+			if err != nil {
+				t.Fatalf("no close frame: %v", err)
+			}
+			if f.Header.OpCode == ws.OpClose {
+				code, _ := ws.ParseCloseFrameData(f.Payload)
+				return code
+			}
+		}
+	}
+	for _, k := range kinds() {
+		t.Run(k.name, func(t *testing.T) {
+			t.Run("idle", func(t *testing.T) {
+				o := testOptions()
+				o.IdleTimeout = time.Second
+				_, rec, addr := serve(t, k, o)
+				nc := rawDial(t, addr)
+				rec.next(t)
+				if code := closeCode(t, nc); code != CloseIdle {
+					t.Fatalf("idle client got %d, want %d", code, CloseIdle)
+				}
+			})
+			t.Run("destroyed", func(t *testing.T) {
+				_, rec, addr := serve(t, k, testOptions())
+				nc := rawDial(t, addr)
+				c := rec.next(t).conn
+				c.Destroy()
+				if code := closeCode(t, nc); code != CloseDestroyed {
+					t.Fatalf("destroyed client got %d, want %d", code, CloseDestroyed)
+				}
+			})
+			t.Run("slow", func(t *testing.T) {
+				tr, rec, addr := serve(t, k, testOptions())
+				nc := rawDial(t, addr) // reads nothing until it is dropped
+				c := rec.next(t).conn
+				frame := ws.MustCompileFrame(ws.NewTextFrame([]byte(strings.Repeat("z", 32<<10))))
+				for sent := 0; c.Send(frame); sent++ {
+					if sent > 10000 {
+						t.Fatal("Send never refused a client that reads nothing")
+					}
+				}
+				if tr.Stats().ClosedSlow != 1 {
+					t.Fatalf("closed_slow = %d", tr.Stats().ClosedSlow)
+				}
+				// Now it reads: whole frames, then the close frame.
+				if code := closeCode(t, nc); code != CloseSlow {
+					t.Fatalf("slow client got %d, want %d", code, CloseSlow)
+				}
+			})
+		})
+	}
+}
