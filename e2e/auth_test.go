@@ -86,6 +86,33 @@ func TestTokenInURL(t *testing.T) {
 	}
 }
 
+// TestReauthCannotSwitchUsers: a second auth message on a live connection
+// refreshes the same uid, and is refused for another uid: the connection
+// keeps its identity and its groups stay its own.
+func TestReauthCannotSwitchUsers(t *testing.T) {
+	s := start(t, fmt.Sprintf("[auth]\nsecret = %q", authSecret))
+	c := s.dialPath("/?token="+sign(map[string]any{"sub": "alice", "groups": []string{"alice-private"}}, authSecret), nil)
+	c.WriteText(fmt.Sprintf(`{"type":"auth","token":%q}`, sign(map[string]any{"sub": "mallory", "groups": []string{"lobby"}}, authSecret)))
+	if m := c.read(); !strings.Contains(m, `"type":"auth_error"`) || !strings.Contains(m, `"uid":"alice"`) || !strings.Contains(m, "reconnect to change users") {
+		t.Fatalf("a token for another uid on a live connection answered %q", m)
+	}
+	if s.call("isUidOnline", map[string]any{"uid": "mallory"}) != false || s.call("isUidOnline", map[string]any{"uid": "alice"}) != true {
+		t.Fatal("the connection switched users")
+	}
+	if n := s.call("getClientIdCountByGroup", map[string]any{"group": "lobby"}); n != 0.0 {
+		t.Fatalf("the refused token's group has %v members", n)
+	}
+	// The same uid again: refreshed, with the new token's groups.
+	c.WriteText(fmt.Sprintf(`{"type":"auth","token":%q}`, sign(map[string]any{"sub": "alice", "groups": []string{"lobby"}}, authSecret)))
+	if m := c.read(); !strings.Contains(m, `"type":"auth_ok"`) || !strings.Contains(m, `"uid":"alice"`) {
+		t.Fatalf("a refresh for the same uid answered %q", m)
+	}
+	s.call("sendToGroup", map[string]any{"group": "lobby", "data": "to the lobby"})
+	if m := c.read(); m != "to the lobby" {
+		t.Fatalf("after the refresh: %q", m)
+	}
+}
+
 // TestAuthRequiredFirstMessage: with auth.required, a client without a URL
 // token gets nothing and counts nowhere until its auth message; a wrong or
 // missing one closes it with 4001.

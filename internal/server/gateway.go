@@ -194,6 +194,15 @@ func (p *peer) auth(tok string) {
 		p.register(&claims)
 		return
 	}
+	// On a live connection a token may refresh its identity (the same uid:
+	// its groups and session are applied again), never switch it: groups
+	// joined as the old uid would stay with the new one.
+	if cur := cl.UID(); cur != "" && cur != claims.UID {
+		b, _ := json.Marshal(authReply{Type: "auth_error", ClientID: cl.ID, UID: cur,
+			Reason: "this connection is already authenticated as another uid; reconnect to change users"})
+		p.g.hub.Send(cl, hub.NewText(b))
+		return
+	}
 	p.g.apply(cl, &claims)
 	b, _ := json.Marshal(authReply{Type: "auth_ok", ClientID: cl.ID, UID: claims.UID})
 	p.g.hub.Send(cl, hub.NewText(b))
