@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -77,7 +78,14 @@ func FuzzTextLine(f *testing.F) {
 	h, _ := fuzzHub(f)
 	tp := NewText(h, TextOptions{MaxLineSize: 1 << 20}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		reply, _ := tp.handle(line, true)
+		reply, sessions, _ := tp.handle(line, true)
+		if sessions != nil { // written as encoded: the same JSON a whole reply would be
+			var b bytes.Buffer
+			w := bufio.NewWriter(&b)
+			writeSessions(w, sessions)
+			w.Flush()
+			reply = b.Bytes()
+		}
 		if len(reply) == 0 || bytes.ContainsAny(reply, "\r\n") {
 			t.Fatalf("reply %q is not one line", reply)
 		}

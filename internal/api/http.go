@@ -1,13 +1,16 @@
 package api
 
 import (
+	"bufio"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/pprof"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -135,7 +138,39 @@ func (a *HTTP) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
+	if sessions, ok := res.(map[string]hub.Session); ok { // can be large: written as encoded
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		bw := bufio.NewWriterSize(w, 32<<10)
+		bw.WriteString(`{"result":`)
+		writeSessions(bw, sessions)
+		bw.WriteString("}\n")
+		bw.Flush()
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"result": res})
+}
+
+// writeSessions writes a client_id -> session map as JSON, one session
+// encoded at a time: 20 sessions of 4 MB never exist as one 80 MB answer,
+// nor as a second copy inside json.Marshal. Keys are sorted, as
+// json.Marshal sorts them.
+func writeSessions(w *bufio.Writer, sessions map[string]hub.Session) error {
+	ids := slices.Sorted(maps.Keys(sessions))
+	w.WriteByte('{')
+	for i, id := range ids {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		k, _ := json.Marshal(id)
+		w.Write(k)
+		w.WriteByte(':')
+		v, _ := sessions[id].MarshalJSON()
+		if _, err := w.Write(v); err != nil {
+			return err
+		}
+	}
+	return w.WriteByte('}')
 }
 
 // Call decodes params for method and runs it: the one path every API request takes.

@@ -103,9 +103,15 @@ func (t *Text) serveConn(nc net.Conn) {
 			continue
 		}
 		var out []byte
-		out, authed = t.handle(line, authed)
+		var sessions map[string]hub.Session
+		out, sessions, authed = t.handle(line, authed)
 		t.Requests.Add(1)
-		writeLine(w, out)
+		if sessions != nil { // can be large: written as encoded
+			writeSessions(w, sessions)
+			w.WriteByte('\n')
+		} else {
+			writeLine(w, out)
+		}
 		if r.Buffered() == 0 { // answer pipelined lines in one write
 			if w.Flush() != nil {
 				return
@@ -114,8 +120,10 @@ func (t *Text) serveConn(nc net.Conn) {
 	}
 }
 
-// handle answers one request line; it returns the reply and the new auth state.
-func (t *Text) handle(line []byte, authed bool) ([]byte, bool) {
+// handle answers one request line; it returns the reply (or the sessions
+// that are the reply, to be written as they are encoded) and the new auth
+// state.
+func (t *Text) handle(line []byte, authed bool) ([]byte, map[string]hub.Session, bool) {
 	var head struct {
 		Method *string         `json:"method"`
 		UID    json.RawMessage `json:"uid"`
@@ -123,32 +131,35 @@ func (t *Text) handle(line []byte, authed bool) ([]byte, bool) {
 		Key    string          `json:"key"`
 	}
 	if err := json.Unmarshal(line, &head); err != nil {
-		return errorLine(errorf(400, CodeInvalidJSON, "each line must be one JSON object: %v", err)), authed
+		return errorLine(errorf(400, CodeInvalidJSON, "each line must be one JSON object: %v", err)), nil, authed
 	}
 	if head.Method != nil && *head.Method == "auth" {
 		if subtle.ConstantTimeCompare([]byte(head.Key), []byte(t.limits.Load().Key)) == 1 {
-			return []byte("true"), true
+			return []byte("true"), nil, true
 		}
-		return errorLine(errorf(401, CodeUnauthorized, "wrong key")), authed
+		return errorLine(errorf(401, CodeUnauthorized, "wrong key")), nil, authed
 	}
 	if !authed && t.limits.Load().Key == "" { // a reload removed the key
 		authed = true
 	}
 	if !authed {
-		return errorLine(errorf(401, CodeUnauthorized, `send {"method":"auth","key":"<text.key>"} first`)), false
+		return errorLine(errorf(401, CodeUnauthorized, `send {"method":"auth","key":"<text.key>"} first`)), nil, false
 	}
 	if head.Method == nil {
-		return t.shorthand(line, head.UID, head.Data), true
+		return t.shorthand(line, head.UID, head.Data), nil, true
 	}
 	res, aerr := Call(t.hub, *head.Method, line)
 	if aerr != nil {
-		return errorLine(aerr), true
+		return errorLine(aerr), nil, true
+	}
+	if sessions, ok := res.(map[string]hub.Session); ok {
+		return nil, sessions, true
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
-		return errorLine(errorf(500, CodeInternal, "result is not JSON")), true
+		return errorLine(errorf(500, CodeInternal, "result is not JSON")), nil, true
 	}
-	return b, true
+	return b, nil, true
 }
 
 // shorthand is the seed push.php contract: {"uid": ..., ...} sends the line's

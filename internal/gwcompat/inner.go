@@ -2,6 +2,7 @@ package gwcompat
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -92,8 +93,9 @@ type innerConn struct {
 	nc         net.Conn
 	raw        syscall.RawConn
 	br         *bufio.Reader
-	out        []byte // replies not written yet; only this connection's goroutine touches them
-	inTurn     bool   // applying its first packets in accept order: replies wait (see serve)
+	out        net.Buffers // replies not written yet; only this connection's goroutine touches them
+	outLen     int         // their bytes
+	inTurn     bool        // applying its first packets in accept order: replies wait (see serve)
 	authorized bool
 	worker     *worker
 	// busy is set as soon as bytes leave the kernel for br and cleared once
@@ -172,15 +174,27 @@ const (
 	turnReplies = 1 << 20
 )
 
+// queueReply holds one reply, given in pieces that are written as they are
+// (a session is not copied into the answer), behind its length.
+func (c *innerConn) queueReply(pieces [][]byte) {
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	c.out = append(c.out, binary.BigEndian.AppendUint32(nil, uint32(n)))
+	c.out = append(c.out, pieces...)
+	c.outLen += 4 + n
+}
+
 // flush writes the replies held, within WriteTimeout; false when the
 // connection must end.
 func (c *innerConn) flush() bool {
-	if len(c.out) == 0 {
+	if c.outLen == 0 {
 		return true
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(WriteTimeout))
-	_, err := c.nc.Write(c.out)
-	c.out = c.out[:0]
+	_, err := c.out.WriteTo(c.nc)
+	c.out, c.outLen = nil, 0
 	if err != nil {
 		c.in.log.Warn("inner: a peer did not take its reply; closing", "remote", c.nc.RemoteAddr(), "err", err)
 		return false
@@ -207,7 +221,7 @@ func (c *innerConn) awaitFirst() bool {
 // runBuffered handles the whole packets already buffered, without waiting
 // for more; false when the connection must end.
 func (c *innerConn) runBuffered() bool {
-	for c.br.Buffered() >= HeaderLen && len(c.out) < turnReplies {
+	for c.br.Buffered() >= HeaderLen && c.outLen < turnReplies {
 		hdr, _ := c.br.Peek(HeaderLen)
 		n := int(binary.BigEndian.Uint32(hdr))
 		if n < HeaderLen || n > c.br.Buffered() {
@@ -286,8 +300,15 @@ func (c *innerConn) step() bool {
 			// GatewayWorker's event loop does by reading in arrival order.
 			in.workers.settle()
 		}
-		if reply := in.handle(p); reply != nil {
-			c.out = appendReply(c.out, reply)
+		switch p.Cmd {
+		case CmdGetAllClientSessions: // can be large: the sessions as they are, no copy
+			c.queueReply(sessionsPieces(in.hub.Clients()))
+		case CmdGetClientSessionsByGroup:
+			c.queueReply(sessionsPieces(in.hub.GroupClients(string(p.Ext))))
+		default:
+			if reply := in.handle(p); reply != nil {
+				c.queueReply([][]byte{reply})
+			}
 		}
 	}
 	if c.br.Buffered() == 0 {
@@ -539,12 +560,19 @@ func connIDList(cs []*hub.Client) phpser.Value {
 
 // sessionsReply is array(conn_id => session string), with never-set
 // sessions as "".
-func sessionsReply(cs []*hub.Client) []byte {
-	a := phpser.NewArr()
+func sessionsReply(cs []*hub.Client) []byte { return bytes.Join(sessionsPieces(cs), nil) }
+
+// sessionsPieces is the PHP-serialized array connection id => session
+// string, in pieces: the sessions themselves are not copied.
+func sessionsPieces(cs []*hub.Client) [][]byte {
+	out := make([][]byte, 0, 2*len(cs)+2)
+	out = append(out, fmt.Appendf(nil, "a:%d:{", len(cs)))
 	for _, c := range cs {
-		a.Set(phpser.IntKey(int64(c.ConnID())), phpser.Str(string(c.Session())))
+		sess := c.SharedSession()
+		out = append(out, fmt.Appendf(nil, "i:%d;s:%d:\"", c.ConnID(), len(sess)), sess)
+		out = append(out, []byte(`";`))
 	}
-	return phpser.Serialize(phpser.ArrV(a))
+	return append(out, []byte("}"))
 }
 
 // selectReply answers CMD_SELECT (section 2.6).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -212,9 +213,14 @@ func TestKickWithoutMessageAndDestroy(t *testing.T) {
 	wire = append(wire, pkt("0000001c 08 00000000 0000 00000000 0000 00000002 01 0000 00000000")...)  // destoryClient(c2)
 	wire = append(wire, build(CmdIsOnline, 1, 1, "", "")...)
 	f.exchange(wire, 1)
-	if len(f.conns[0].messages()) != 0 || f.conns[0].closed != 1000 {
-		t.Fatalf("kick without message: %v closed %d", f.conns[0].messages(), f.conns[0].closed)
+	f.conns[0].mu.Lock()
+	closed := f.conns[0].closed
+	f.conns[0].mu.Unlock()
+	if len(f.conns[0].messages()) != 0 || closed != 1000 {
+		t.Fatalf("kick without message: %v closed %d", f.conns[0].messages(), closed)
 	}
+	f.conns[1].mu.Lock()
+	defer f.conns[1].mu.Unlock()
 	if !f.conns[1].destroyed {
 		t.Fatal("destroy did not destroy")
 	}
@@ -359,5 +365,40 @@ func TestBeforeAuth(t *testing.T) {
 	}
 	if d := time.Since(began); d < AuthTimeout-time.Second {
 		t.Fatalf("closed after %v, before AuthTimeout (%v)", d, AuthTimeout)
+	}
+}
+
+// TestLargeSessionListIsNotBuiltWhole: getAllClientSessions over 20 sessions
+// of 1 MB writes them as they are: the server allocates a small fraction of
+// the 20 MB answer, where building it whole took four copies of it.
+func TestLargeSessionListIsNotBuiltWhole(t *testing.T) {
+	f := newFixture(t, 20, "")
+	session := `s:1000000:"` + strings.Repeat("s", 1_000_000) + `";`
+	var wire []byte
+	for i := range 20 {
+		wire = append(wire, build(CmdSetSession, uint32(i+1), 1, session, "")...)
+	}
+	f.exchange(wire, 0)
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c.Write(build(CmdGetAllClientSessions, 0, 1, "", ""))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var l [4]byte
+	if _, err := io.ReadFull(c, l[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := int64(binary.BigEndian.Uint32(l[:]))
+	if got, err := io.CopyBuffer(io.Discard, io.LimitReader(c, n), make([]byte, 64<<10)); err != nil || got != n || n < 20_000_000 {
+		t.Fatalf("read %d of %d bytes: %v", got, n, err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 5<<20 {
+		t.Fatalf("answering %d bytes of sessions allocated %d bytes", n, alloc)
 	}
 }

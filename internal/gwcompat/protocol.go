@@ -128,10 +128,3 @@ func (p *Packet) Append(b []byte) []byte {
 	b = append(b, p.Ext...)
 	return append(b, p.Body...)
 }
-
-// appendReply frames a query reply: a 4-byte big-endian length, then the
-// PHP-serialized payload (section 2.5).
-func appendReply(b, payload []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(payload)))
-	return append(b, payload...)
-}

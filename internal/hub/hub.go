@@ -653,6 +653,16 @@ func (c *Client) Session() Session {
 	return slices.Clone(c.session)
 }
 
+// SharedSession returns the session without copying it, for answers that
+// only write it out (a large session list is not copied whole). The hub
+// replaces a session, never changes it in place, so the bytes stay valid;
+// the caller must not modify them.
+func (c *Client) SharedSession() Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
 func ids(cs []*Client) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
@@ -680,7 +690,7 @@ func groupUIDs(cs []*Client) []string {
 func sessions(cs []*Client) map[string]Session {
 	out := make(map[string]Session, len(cs))
 	for _, c := range cs {
-		out[c.ID] = c.Session()
+		out[c.ID] = c.SharedSession()
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"slices"
 
 	"thinkgate/internal/phpser"
 )
@@ -36,11 +37,11 @@ func mergeSession(old, update []byte) (Session, error) {
 		return nil, fmt.Errorf("%w: session update must be an array", ErrInvalid)
 	}
 	if len(old) == 0 {
-		return Session(update), nil
+		return Session(slices.Clone(update)), nil
 	}
 	ov, err := phpser.Unserialize(old)
 	if err != nil || ov.Kind != phpser.Array {
-		return Session(update), nil
+		return Session(slices.Clone(update)), nil
 	}
 	return Session(phpser.Serialize(phpser.ArrV(phpser.ReplaceRecursive(ov.A, nv.A)))), nil
 }
