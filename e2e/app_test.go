@@ -137,9 +137,46 @@ func TestAppUploadRoundTrip(t *testing.T) {
 		t.Fatalf("oversize upload: %d %q", r.StatusCode, b)
 	}
 	time.Sleep(100 * time.Millisecond)
-	left, _ := filepath.Glob(filepath.Join(uploads, "thinkgate-upload-*"))
+	left, _ := filepath.Glob(filepath.Join(uploads, "*", "thinkgate-upload-*"))
 	if len(left) != 0 {
 		t.Fatalf("upload temp files left behind: %v", left)
+	}
+}
+
+// TestAppUploadSpoolSurvivesNoKill: an upload being received when thinkgate
+// is killed with SIGKILL leaves its spooled file; the next start on the same
+// port removes it and says so.
+func TestAppUploadSpoolSurvivesNoKill(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conf := fmt.Sprintf("[http]\nlisten = %q", addr)
+	s, _ := startApp(t, conf)
+	// An upload whose file part has begun and stalls.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	part := "--b\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"x.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n" + strings.Repeat("x", 10000)
+	fmt.Fprintf(c, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000\r\n\r\n%s", part)
+	spooled := filepath.Join(os.Getenv("TMPDIR"), "*", "thinkgate-upload-*")
+	waitUntil(t, "the upload spooled", func() bool { m, _ := filepath.Glob(spooled); return len(m) == 1 })
+	s.cmd.Process.Kill()
+	s.exit <- <-s.exit // left for the cleanup, which waits for it
+	if m, _ := filepath.Glob(spooled); len(m) != 1 {
+		t.Fatalf("after SIGKILL the spooled upload is gone already (%v): the test proves nothing", m)
+	}
+	s2, _ := startApp(t, conf)
+	if m, _ := filepath.Glob(spooled); len(m) != 0 {
+		t.Fatalf("the upload a killed process left is still there: %v", m)
+	}
+	if !strings.Contains(s2.logs(), "removed uploads a previous process left behind") {
+		t.Fatalf("the start does not say it removed it:\n%s", s2.logs())
 	}
 }
 

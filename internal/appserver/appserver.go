@@ -451,7 +451,7 @@ func (s *Server) multipart(r *http.Request, boundary string, meta *requestMeta) 
 			continue
 		}
 		maxUpload := s.limits.Load().upload
-		tmp, err := os.CreateTemp(s.opts.UploadDir, "thinkgate-upload-")
+		tmp, err := os.CreateTemp(s.opts.UploadDir, spoolPrefix)
 		if err != nil {
 			up.Error = uploadCantWrite
 			io.Copy(io.Discard, part)

@@ -499,8 +499,19 @@ func (n *Node) Run(ctx context.Context) error {
 			public = filepath.Join(n.cfg.PHP.App, public)
 		}
 		docroot, _ := filepath.Abs(public)
+		// Uploads in flight are spooled in a directory of this instance's
+		// own (named by the http port it holds), emptied at start: one
+		// killed with SIGKILL leaves its spooled uploads there.
+		spool, stale, err := appserver.PrepareSpool(filepath.Join(os.TempDir(), fmt.Sprintf("thinkgate-%d-uploads-%d", os.Getuid(), n.port("http", 0))))
+		if err != nil {
+			n.log.Warn("uploads are spooled in the system temp directory", "err", err)
+		}
+		if stale > 0 {
+			n.log.Info("removed uploads a previous process left behind", "dir", spool, "files", stale)
+		}
 		n.front = appserver.New(n.pool, appserver.Options{
-			Public: public, DocumentRoot: docroot, MaxBody: int64(n.cfg.HTTP.MaxBodySize), MaxUpload: int64(n.cfg.HTTP.MaxUploadSize),
+			UploadDir: spool,
+			Public:    public, DocumentRoot: docroot, MaxBody: int64(n.cfg.HTTP.MaxBodySize), MaxUpload: int64(n.cfg.HTTP.MaxUploadSize),
 			FollowSymlinks: n.cfg.HTTP.FollowSymlinks, Observe: n.metrics.PHPRequest,
 		}, n.log.With("listener", "http"))
 		n.app = &http.Server{
