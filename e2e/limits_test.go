@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"thinkgate/internal/wsclient"
 )
 
 // TestHeartbeat: a silent client is closed after heartbeat.timeout; a client
@@ -446,5 +449,103 @@ func TestPushLargerThanSendBuffer(t *testing.T) {
 	}
 	if strings.Contains(s.logs(), "send buffer full") {
 		t.Fatal("a client was closed as slow for one big push")
+	}
+}
+
+// TestHalfOpenFlood: 6,000 TCP connections that never send a handshake do
+// not keep a real client out: it connects and gets its init message within
+// a few seconds (the oldest silent handshakes are dropped to make room),
+// on both transports.
+func TestHalfOpenFlood(t *testing.T) {
+	for _, kind := range []string{"epoll", "portable"} {
+		t.Run(kind, func(t *testing.T) {
+			s := start(t, fmt.Sprintf("[ws]\ntransport = %q", kind))
+			var silent []net.Conn
+			defer func() {
+				for _, c := range silent {
+					c.Close()
+				}
+			}()
+			for range 6000 {
+				c, err := net.DialTimeout("tcp", s.addr("ws"), 5*time.Second)
+				if err != nil {
+					break // the backlog is full: the flood is on
+				}
+				silent = append(silent, c)
+			}
+			if len(silent) < 4200 {
+				t.Fatalf("only %d silent connections opened; the flood proves nothing", len(silent))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			c, err := wsclient.Dial(ctx, "ws://"+s.addr("ws")+"/", nil)
+			if err != nil {
+				t.Fatalf("a real client during the flood of %d silent connections: %v", len(silent), err)
+			}
+			defer c.Close()
+			if m, err := c.ReadText(3 * time.Second); err != nil || !strings.Contains(m, `"type":"init"`) {
+				t.Fatalf("the real client's init message: %q %v", m, err)
+			}
+		})
+	}
+}
+
+// TestBackendPortLimits: the Text port holds at most text.max_connections
+// (more wait in the kernel's queue, and get their answer once one leaves)
+// and closes a connection silent for text.idle_timeout; the API closes an
+// idle keep-alive connection after api.idle_timeout; meanwhile the API and
+// the WebSocket listener keep accepting.
+func TestBackendPortLimits(t *testing.T) {
+	s := start(t, "[text]\nmax_connections = 50\nidle_timeout = \"2s\"\n[api]\nidle_timeout = \"1s\"")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 120 {
+		c, err := net.Dial("tcp", s.addr("text"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	// The API and WebSocket clients are not held up by the 120.
+	if n := s.call("getAllClientIdCount", nil); n != 0.0 {
+		t.Fatalf("API during the Text flood: %v", n)
+	}
+	s.dial()
+	// One of the 70 waiting gets no answer while 50 are in.
+	late := held[len(held)-1]
+	fmt.Fprintln(late, `{"method":"getAllClientIdCount"}`)
+	late.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := late.Read(make([]byte, 64)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a connection past text.max_connections was answered: %v", err)
+	}
+	// The 50 in are closed after 2 s of silence; those waiting come in (50
+	// more, silent for 2 s too) and the late one gets its answer.
+	late.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(late).ReadString('\n')
+	if err != nil || line != "1\n" {
+		t.Fatalf("the late connection once the idle ones left: %q %v", line, err)
+	}
+	if _, err := held[0].Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("an idle Text connection after text.idle_timeout: %v, want closed", err)
+	}
+	// An idle API keep-alive connection is closed after api.idle_timeout.
+	api, err := net.Dial("tcp", s.addr("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	fmt.Fprintf(api, "POST /api/getAllClientIdCount HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+	api.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(api), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("API request: %v", err)
+	} else {
+		io.Copy(io.Discard, resp.Body)
+	}
+	if _, err := api.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("an idle API keep-alive connection after api.idle_timeout: %v, want closed", err)
 	}
 }

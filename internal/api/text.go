@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"thinkgate/internal/accept"
 	"thinkgate/internal/hub"
@@ -19,8 +20,9 @@ import (
 
 // TextOptions configure the Text port.
 type TextOptions struct {
-	Key         string // when set, the first line must be {"method":"auth","key":...}
-	MaxLineSize int    // a longer line closes the connection
+	Key         string        // when set, the first line must be {"method":"auth","key":...}
+	MaxLineSize int           // a longer line closes the connection
+	IdleTimeout time.Duration // a connection silent this long is closed; 0: never
 }
 
 // Text serves the newline-delimited JSON push port (Workerman Text framing:
@@ -88,7 +90,11 @@ func (t *Text) serveConn(nc net.Conn) {
 	w := bufio.NewWriter(nc)
 	authed := t.limits.Load().Key == ""
 	for {
-		maxLine := t.limits.Load().MaxLineSize
+		lim := t.limits.Load()
+		maxLine := lim.MaxLineSize
+		if lim.IdleTimeout > 0 && r.Buffered() == 0 {
+			nc.SetReadDeadline(time.Now().Add(lim.IdleTimeout))
+		}
 		line, err := lines.Read(r, maxLine)
 		if errors.Is(err, lines.ErrTooLong) {
 			t.log.Warn("text port: line too long; closing", "remote", nc.RemoteAddr(), "limit", maxLine)

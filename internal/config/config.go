@@ -71,24 +71,29 @@ type Heartbeat struct {
 
 // API configures the HTTP API listener.
 type API struct {
-	Listen      string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	Key         string `toml:"key" live:"" doc:"When set, every /api and /status request needs 'Authorization: Bearer <key>'. Required off loopback."`
-	MaxBodySize int    `toml:"max_body_size" live:"" doc:"Largest request body in bytes; larger gets 413."`
+	Listen         string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	Key            string   `toml:"key" live:"" doc:"When set, every /api and /status request needs 'Authorization: Bearer <key>'. Required off loopback."`
+	MaxBodySize    int      `toml:"max_body_size" live:"" doc:"Largest request body in bytes; larger gets 413."`
+	MaxConnections int      `toml:"max_connections" doc:"Most connections to the API at once; more wait in the kernel's queue, costing no file descriptor. 0: 256 (less under a small open-files limit)."`
+	IdleTimeout    Duration `toml:"idle_timeout" doc:"A keep-alive connection with no request for this long is closed."`
 }
 
 // Text configures the Text push port.
 type Text struct {
-	Listen      string `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	Key         string `toml:"key" live:"" doc:"When set, a connection must first send {\"method\":\"auth\",\"key\":\"...\"}. Required off loopback."`
-	MaxLineSize int    `toml:"max_line_size" live:"" doc:"Longest request line in bytes; a longer line closes the connection."`
+	Listen         string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
+	Key            string   `toml:"key" live:"" doc:"When set, a connection must first send {\"method\":\"auth\",\"key\":\"...\"}. Required off loopback."`
+	MaxLineSize    int      `toml:"max_line_size" live:"" doc:"Longest request line in bytes; a longer line closes the connection."`
+	MaxConnections int      `toml:"max_connections" doc:"Most connections to the Text port at once; more wait in the kernel's queue, costing no file descriptor. 0: 1024 (less under a small open-files limit)."`
+	IdleTimeout    Duration `toml:"idle_timeout" doc:"A connection that sends no line for this long is closed."`
 }
 
 // GWCompat configures the GatewayWorker Register and inner listeners.
 type GWCompat struct {
-	Register string `toml:"register" doc:"Register listener (GatewayClient's and BusinessWorker's registerAddress); empty turns it off. Required off loopback: secret."`
-	Inner    string `toml:"inner" doc:"Inner listener speaking GatewayWorker's binary protocol; empty turns it off. Its port goes into every client_id. Required off loopback: secret."`
-	LanIP    string `toml:"lan_ip" doc:"IPv4 address advertised by the Register and encoded in client_ids (GatewayWorker lanIp); GatewayClient connects to lan_ip and the inner port."`
-	Secret   string `toml:"secret" doc:"GatewayWorker secretKey, the same on GatewayClient and BusinessWorker; empty means none."`
+	Register       string `toml:"register" doc:"Register listener (GatewayClient's and BusinessWorker's registerAddress); empty turns it off. Required off loopback: secret."`
+	Inner          string `toml:"inner" doc:"Inner listener speaking GatewayWorker's binary protocol; empty turns it off. Its port goes into every client_id. Required off loopback: secret."`
+	LanIP          string `toml:"lan_ip" doc:"IPv4 address advertised by the Register and encoded in client_ids (GatewayWorker lanIp); GatewayClient connects to lan_ip and the inner port."`
+	Secret         string `toml:"secret" doc:"GatewayWorker secretKey, the same on GatewayClient and BusinessWorker; empty means none."`
+	MaxConnections int    `toml:"max_connections" doc:"Most connections to each of the Register and inner ports at once; more wait in the kernel's queue. 0: 1024 (less under a small open-files limit)."`
 }
 
 // HTTP configures the app's HTTP listener.
@@ -194,8 +199,8 @@ func Default() Config {
 			Timeout:            Duration{120 * time.Second},
 			ServerPingInterval: Duration{50 * time.Second},
 		},
-		API:      API{Listen: "127.0.0.1:2829", MaxBodySize: 4 << 20},
-		Text:     Text{Listen: "127.0.0.1:5678", MaxLineSize: 1 << 20},
+		API:      API{Listen: "127.0.0.1:2829", MaxBodySize: 4 << 20, IdleTimeout: Duration{60 * time.Second}},
+		Text:     Text{Listen: "127.0.0.1:5678", MaxLineSize: 1 << 20, IdleTimeout: Duration{300 * time.Second}},
 		GWCompat: GWCompat{Register: "127.0.0.1:1236", Inner: "127.0.0.1:2900", LanIP: "127.0.0.1"},
 		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20, ReadTimeout: Duration{60 * time.Second}},
 		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20, Preload: true,
@@ -405,6 +410,11 @@ func (c *Config) Validate() error {
 		{"http.max_upload_size", positive(c.HTTP.MaxUploadSize)},
 		{"http.read_timeout", positiveDur(c.HTTP.ReadTimeout)},
 		{"http.max_connections", nonNegative(c.HTTP.MaxConnections)},
+		{"api.max_connections", nonNegative(c.API.MaxConnections)},
+		{"api.idle_timeout", positiveDur(c.API.IdleTimeout)},
+		{"text.max_connections", nonNegative(c.Text.MaxConnections)},
+		{"text.idle_timeout", positiveDur(c.Text.IdleTimeout)},
+		{"gwcompat.max_connections", nonNegative(c.GWCompat.MaxConnections)},
 		{"http.tls_cert", bothOrNeither(c.HTTP.TLSCert, c.HTTP.TLSKey, "http.tls_key")},
 		{"php.workers", between(c.PHP.Workers, 0, MaxWorkers)},
 		{"php.max_jobs", nonNegative(c.PHP.MaxJobs)},

@@ -45,10 +45,12 @@ func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Reje
 }
 
 // maxConnections is ws.max_connections, or, when 0, what the open-files
-// limit leaves after a reserve for the listeners and backend connections
-// (128 descriptors), the PHP workers' pipes (8 each) and the http
-// listener's connections when there is an app, and at least a quarter of
-// the limit.
+// limit leaves after a reserve (128 descriptors: listeners, logs, Redis),
+// the backend listeners' caps (backendCaps), and with an app the PHP
+// workers' pipes (8 each) and the http listener's cap; at least a quarter
+// of the limit (half without an app). Together they are the process's
+// descriptor budget: each listener accepts only up to its share, so a
+// flood on one never takes what another needs.
 func maxConnections(cfg config.Config) int {
 	if cfg.WS.MaxConnections > 0 {
 		return cfg.WS.MaxConnections
@@ -57,14 +59,55 @@ func maxConnections(cfg config.Config) int {
 	if limit <= 0 {
 		return 0
 	}
+	backends := 0
+	for _, c := range backendCaps(cfg) {
+		backends += c.n
+	}
 	if !hasApp(cfg) {
-		return max(limit-128, limit/2)
+		return max(limit-128-backends, limit/2)
 	}
 	workers := cfg.PHP.Workers
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	return max(limit-128-8*workers-httpMaxConnections(cfg), limit/4)
+	return max(limit-128-backends-8*workers-httpMaxConnections(cfg), limit/4)
+}
+
+// listenerCap is one backend listener's connection cap and its config key.
+type listenerCap struct {
+	key string
+	n   int
+}
+
+// backendCaps are the connection caps of the backend listeners that are
+// on: the API, the Text port, the Register and the inner port. Their sum
+// is kept out of the WebSocket share of the open-files limit, so that no
+// flood of one listener can take the descriptors another needs.
+func backendCaps(cfg config.Config) map[string]listenerCap {
+	limit := openFilesLimit()
+	def := func(set, dflt int) int {
+		if set > 0 {
+			return set
+		}
+		if limit > 0 {
+			return max(min(dflt, limit/8), 16)
+		}
+		return dflt
+	}
+	caps := map[string]listenerCap{}
+	if cfg.API.Listen != "" {
+		caps["api"] = listenerCap{"api.max_connections", def(cfg.API.MaxConnections, 256)}
+	}
+	if cfg.Text.Listen != "" {
+		caps["text"] = listenerCap{"text.max_connections", def(cfg.Text.MaxConnections, 1024)}
+	}
+	if cfg.GWCompat.Register != "" {
+		caps["register"] = listenerCap{"gwcompat.max_connections", def(cfg.GWCompat.MaxConnections, 1024)}
+	}
+	if cfg.GWCompat.Inner != "" {
+		caps["inner"] = listenerCap{"gwcompat.max_connections", def(cfg.GWCompat.MaxConnections, 1024)}
+	}
+	return caps
 }
 
 // httpMaxConnections is http.max_connections, or, when 0, a quarter of the
@@ -83,7 +126,7 @@ func httpMaxConnections(cfg config.Config) int {
 func (n *Node) applyLimits(cfg config.Config) {
 	n.ws.SetOptions(wsOptions(cfg, n.gw.check))
 	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
-	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize})
+	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize, IdleTimeout: cfg.Text.IdleTimeout.Duration})
 	if n.hook != nil && cfg.Events.WebhookURL != "" { // "" only when the new config turns the sink off: a restart does that
 		n.hook.SetOptions(webhookOptions(cfg.Events))
 	}

@@ -476,9 +476,36 @@ func (n *Node) Run(ctx context.Context) error {
 	n.http = &http.Server{
 		Handler:           n.api,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second, // headers and body
+		IdleTimeout:       n.cfg.API.IdleTimeout.Duration,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
-	n.text = api.NewText(n.doer(), api.TextOptions{Key: n.cfg.Text.Key, MaxLineSize: n.cfg.Text.MaxLineSize}, n.log.With("listener", "text"))
+	n.text = api.NewText(n.doer(), api.TextOptions{Key: n.cfg.Text.Key, MaxLineSize: n.cfg.Text.MaxLineSize,
+		IdleTimeout: n.cfg.Text.IdleTimeout.Duration}, n.log.With("listener", "text"))
+	// Each backend port holds at most its cap of connections; the rest wait
+	// in the kernel's queue, costing no descriptor (see maxConnections).
+	caps := backendCaps(n.cfg)
+	budget := []any{"open_files_limit", openFilesLimit(), "ws.max_connections", maxConnections(n.cfg)}
+	if n.pool != nil {
+		budget = append(budget, "http.max_connections", httpMaxConnections(n.cfg))
+	}
+	for _, name := range []string{"api", "text", "register", "inner"} {
+		if c, ok := caps[name]; ok {
+			budget = append(budget, name, c.n)
+		}
+	}
+	n.log.Info("descriptor budget: connections each listener accepts at most", budget...)
+	for _, name := range []string{"api", "text", "register", "inner"} {
+		if ln := n.listeners[name]; ln != nil {
+			key, limit := caps[name].key, caps[name].n
+			var last atomic.Int64
+			n.listeners[name] = accept.Limit(ln, limit, func() {
+				if now, l := time.Now().Unix(), last.Load(); now-l >= 60 && last.CompareAndSwap(l, now) {
+					n.log.Warn("connection limit reached; new connections wait", "listener", name, key, limit)
+				}
+			})
+		}
+	}
 
 	if n.wsCert != nil && n.listeners["ws"] != nil { // wss://
 		n.listeners["ws"] = tls.NewListener(n.listeners["ws"], n.wsCert.Config("http/1.1"))

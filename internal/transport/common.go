@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"container/list"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,54 @@ type base struct {
 	accepted, handshakeFailed, closedSlow, closedOversize, closedIdle, closedProtocol, received, rejected atomic.Uint64
 	active                                                                                                atomic.Int64
 	lastFullLog                                                                                           atomic.Int64
+
+	pending handshakes
+}
+
+// maxHandshakes bounds handshakes in progress. Past it, the oldest one
+// still waiting for its request is dropped to make room: a client that
+// opens a socket and sends nothing (thousands of them, each held up to
+// ws.handshake_timeout) can then never keep out a real client, which sends
+// its request as soon as it connects. The accept loop never waits.
+const maxHandshakes = 4096
+
+// handshakes are the connections between accept and the end of their
+// handshake, oldest first.
+type handshakes struct {
+	mu      sync.Mutex
+	list    list.List // of net.Conn
+	evicted atomic.Uint64
+}
+
+// add records nc, dropping the oldest handshake first when maxHandshakes
+// are in progress; done(e) must follow.
+func (h *handshakes) add(nc net.Conn) *list.Element {
+	h.mu.Lock()
+	var oldest net.Conn
+	if h.list.Len() >= maxHandshakes {
+		oldest = h.list.Remove(h.list.Front()).(net.Conn)
+	}
+	e := h.list.PushBack(nc)
+	h.mu.Unlock()
+	if oldest != nil {
+		h.evicted.Add(1)
+		oldest.Close() // its handshake fails and its goroutine ends
+	}
+	return e
+}
+
+// done forgets a handshake that ended (or was dropped).
+func (h *handshakes) done(e *list.Element) {
+	h.mu.Lock()
+	h.list.Remove(e) // a no-op for one add already dropped
+	h.mu.Unlock()
+}
+
+// len is the number of handshakes in progress.
+func (h *handshakes) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.list.Len()
 }
 
 // full503 is the answer to a connection past MaxConns.
@@ -39,7 +88,7 @@ const full503 = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\
 // for the backend ports and the clients already in.
 func (b *base) admit(nc net.Conn) bool {
 	max := b.opts().MaxConns
-	if max <= 0 || b.active.Load() < int64(max) {
+	if max <= 0 || b.active.Load()+int64(b.pending.len()) < int64(max) {
 		return true
 	}
 	b.rejected.Add(1)

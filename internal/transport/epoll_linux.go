@@ -3,6 +3,7 @@
 package transport
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -33,13 +34,6 @@ import (
 // reader: other goroutines shut the socket down, and the loop, woken by
 // that, releases it.
 
-// maxHandshakes bounds handshakes in progress: in a connection storm the
-// accept loop waits and the kernel's backlog holds the rest. It is high
-// enough that clients which open a socket and never finish the handshake
-// (each held up to ws.handshake_timeout) would need thousands of sockets to
-// hold up everyone else; a handshake's goroutine costs a few KiB meanwhile.
-const maxHandshakes = 4096
-
 // readBufferSize is each loop's read buffer: one read takes at most this much.
 const readBufferSize = 64 << 10
 
@@ -49,7 +43,6 @@ type epollT struct {
 	loops []*loop
 	next  atomic.Uint32 // round robin over loops
 	wheel wheel
-	sem   chan struct{} // handshakes in progress
 
 	tmu   sync.RWMutex
 	table []*econn // by file descriptor
@@ -63,7 +56,7 @@ type epollT struct {
 
 // NewEpoll returns the epoll Transport (Linux).
 func NewEpoll(opts Options, h Handler, log *slog.Logger) (Transport, error) {
-	t := &epollT{sem: make(chan struct{}, maxHandshakes), done: make(chan struct{}), stop: make(chan struct{})}
+	t := &epollT{done: make(chan struct{}), stop: make(chan struct{})}
 	t.init(opts, h, log)
 	for range max(1, runtime.NumCPU()) {
 		l, err := newLoop(t)
@@ -97,14 +90,11 @@ func (t *epollT) begin(ln net.Listener) bool {
 
 func (t *epollT) stopped() <-chan struct{} { return t.stop }
 
-func (t *epollT) handle(nc net.Conn) {
-	t.sem <- struct{}{} // at maxHandshakes the accept loop waits here
-	go t.handshake(nc)
-}
+func (t *epollT) handle(nc net.Conn) { go t.handshake(nc, t.pending.add(nc)) }
 
 // handshake takes nc's descriptor over, upgrades it and registers it.
-func (t *epollT) handshake(nc net.Conn) {
-	defer func() { <-t.sem }()
+func (t *epollT) handshake(nc net.Conn, e *list.Element) {
+	defer t.pending.done(e)
 	defer nc.Close() // the descriptor lives on as fd
 	// The duplicate comes first: at the open-files limit the client is
 	// turned away before the handshake, not after a 101.

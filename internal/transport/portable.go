@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,7 @@ func (p *portable) begin(ln net.Listener) bool {
 
 func (p *portable) stopped() <-chan struct{} { return p.stop }
 
-func (p *portable) handle(nc net.Conn) { go p.serveConn(nc) }
+func (p *portable) handle(nc net.Conn) { go p.serveConn(nc, p.pending.add(nc)) }
 
 func (p *portable) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
@@ -117,8 +118,9 @@ func (p *portable) each(fn func(pingable)) {
 	}
 }
 
-func (p *portable) serveConn(nc net.Conn) {
+func (p *portable) serveConn(nc net.Conn, e *list.Element) {
 	req, err := upgrade(nc, p.opts())
+	p.pending.done(e)
 	if err != nil {
 		p.handshakeFailed.Add(1)
 		p.log.Debug("websocket handshake failed", "remote", nc.RemoteAddr(), "err", err)

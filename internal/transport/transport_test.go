@@ -554,3 +554,35 @@ func TestDropsSayWhy(t *testing.T) {
 		})
 	}
 }
+
+// TestHandshakesCountAgainstMaxConns: connections still in their handshake
+// count against MaxConns on both transports (every wss:// listener is
+// portable), so silent sockets cannot push the process past its share of
+// descriptors: the one past the limit gets 503 at once.
+func TestHandshakesCountAgainstMaxConns(t *testing.T) {
+	for _, k := range kinds() {
+		t.Run(k.name, func(t *testing.T) {
+			o := testOptions()
+			o.MaxConns = 5
+			_, _, addr := serve(t, k, o)
+			for range 5 {
+				c, err := net.Dial("tcp", addr) // and never a request
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+			}
+			time.Sleep(200 * time.Millisecond) // all five accepted
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(c)
+			if !strings.HasPrefix(string(b), "HTTP/1.1 503 ") {
+				t.Fatalf("the sixth connection got %q, want 503", b)
+			}
+		})
+	}
+}
