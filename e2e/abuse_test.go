@@ -80,10 +80,13 @@ func TestAbuseInnerPortBeforeAuth(t *testing.T) {
 			c.Write(junk) // cut short when the server closes
 		}()
 	}
+	began := time.Now()
 	if got, err := innerCall(s.addr("inner"), "abc"); err != nil || got != "i:0;" {
 		t.Fatalf("a GatewayClient call during the attack: %q %v", got, err)
 	}
+	took := time.Since(began)
 	wg.Wait()
+	t.Logf("figures: a GatewayClient call during the attack took %v; RSS %d -> %d MB", took, before>>20, procstat.RSS(pid)>>20)
 	if grew := procstat.RSS(pid) - before; grew > 64<<20 {
 		t.Fatalf("RSS grew by %d MB under 40 unauthenticated 10 MB packets", grew>>20)
 	}
@@ -115,6 +118,7 @@ func TestAbuseTextPortFlood(t *testing.T) {
 		t.Fatalf("only %d connections opened; the flood proves nothing", len(held))
 	}
 	time.Sleep(200 * time.Millisecond)
+	t.Logf("figures: %d descriptors before, %d under %d Text connections", base, openFDs(t, pid), len(held))
 	if n := openFDs(t, pid); n > base+200+20 {
 		t.Fatalf("%d descriptors open under %d Text connections; the cap is 200 (%d before)", n, len(held), base)
 	}
@@ -124,6 +128,7 @@ func TestAbuseTextPortFlood(t *testing.T) {
 	if m, err := c.ReadText(3 * time.Second); err != nil || m != "through the flood" {
 		t.Fatalf("a push during the flood: %q %v after %v", m, err, time.Since(began))
 	}
+	t.Logf("figures: a push during the flood arrived in %v", time.Since(began))
 }
 
 // TestAbuseLargeSessionLists: 20 sessions of 2 MB, listed again and again
@@ -180,6 +185,7 @@ func TestAbuseLargeSessionLists(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	t.Logf("figures: RSS %d MB with the sessions, %d MB after the lists", before>>20, procstat.RSS(pid)>>20)
 	if grew := procstat.RSS(pid) - before; grew > 160<<20 {
 		t.Fatalf("RSS grew by %d MB answering 6 lists of 40 MB of sessions at once", grew>>20)
 	}
