@@ -516,3 +516,35 @@ func TestReloadKeepsKeysOffLoopback(t *testing.T) {
 	})
 	d.must("stop")
 }
+
+// TestVerbsWithATypo: a typo in thinkgate.toml does not keep a running
+// instance from being seen, reloaded or stopped: status, connections,
+// reload and stop find it by its pid file and say what is wrong with the
+// config; reload reports the typo and still reopens the log and rolls the
+// workers.
+func TestVerbsWithATypo(t *testing.T) {
+	d := newInstanceDir(t, "")
+	d.must("start", "-d")
+	f, err := os.OpenFile(d.path("thinkgate.toml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n[heartbeet]\ntimeout = \"10s\"\n") // the typo
+	f.Close()
+	for _, verb := range []string{"status", "connections"} {
+		out, errOut, code := d.run(verb)
+		if code != 0 || !strings.Contains(errOut, "heartbeet") || !strings.Contains(errOut, "warning") {
+			t.Fatalf("%s with a typo in the config: exit %d\n%s\n%s", verb, code, out, errOut)
+		}
+	}
+	out, errOut, code := d.run("reload")
+	if code != 1 || !strings.Contains(out, "php workers") || !strings.Contains(errOut, "heartbeet") {
+		t.Fatalf("reload with a typo: exit %d (want 1: the typo is reported, the workers rolled)\n%s\n%s", code, out, errOut)
+	}
+	if _, errOut, code := d.run("stop"); code != 0 {
+		t.Fatalf("stop with a typo in the config: exit %d\n%s", code, errOut)
+	}
+	if _, _, code := d.run("status"); code != 4 {
+		t.Fatalf("status after stop: exit %d, want 4 (not running)", code)
+	}
+}

@@ -137,7 +137,14 @@ func command(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	f.file = path
 	cfg, err := f.load()
-	if err != nil {
+	switch {
+	case err != nil && (cmd == "stop" || cmd == "reload" || cmd == "status" || cmd == "connections"):
+		// These need only the pid file and the control socket: a typo in
+		// the config must not keep a running instance from being stopped
+		// or reloaded (reload reports the typo itself).
+		cfg = config.LoadLocation(f.file, os.Environ())
+		fmt.Fprintf(stderr, "thinkgate: warning: %v; finding the instance by its pid file %s\n", err, cfg.PidPath())
+	case err != nil:
 		fmt.Fprintln(stderr, "thinkgate:", err)
 		return exitFailed
 	}

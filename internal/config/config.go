@@ -245,6 +245,50 @@ func Load(path string, explicit bool, environ []string) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// LoadLocation reads only what finds a running instance, process.pid_file,
+// process.control_socket and php.app, from the file and the environment,
+// whatever else the file holds: stop, reload, status and connections use
+// it when Load fails, so an instance can be stopped or reloaded after a
+// typo in its config file (a reload then reports the typo itself). A file
+// that is not TOML at all leaves the defaults.
+func LoadLocation(path string, environ []string) Config {
+	cfg := Default()
+	var loc struct {
+		PHP struct {
+			App *string `toml:"app"`
+		} `toml:"php"`
+		Process struct {
+			PidFile       *string `toml:"pid_file"`
+			ControlSocket *string `toml:"control_socket"`
+		} `toml:"process"`
+	}
+	if path != "" {
+		if _, err := toml.DecodeFile(path, &loc); err == nil {
+			if loc.PHP.App != nil {
+				cfg.PHP.App = *loc.PHP.App
+			}
+			if loc.Process.PidFile != nil {
+				cfg.Process.PidFile = *loc.Process.PidFile
+			}
+			if loc.Process.ControlSocket != nil {
+				cfg.Process.ControlSocket = *loc.Process.ControlSocket
+			}
+		}
+	}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case EnvPrefix + "PHP_APP":
+			cfg.PHP.App = v
+		case EnvPrefix + "PROCESS_PID_FILE":
+			cfg.Process.PidFile = v
+		case EnvPrefix + "PROCESS_CONTROL_SOCKET":
+			cfg.Process.ControlSocket = v
+		}
+	}
+	return cfg
+}
+
 // Field is one configuration key, for printing and documentation.
 type Field struct {
 	Key   string // "section.key"
