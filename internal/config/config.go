@@ -38,8 +38,8 @@ type Config struct {
 // Cluster configures how nodes share one gateway (docs/cluster.md).
 type Cluster struct {
 	Engine  string   `toml:"engine" doc:"memory (one node, no engine), redis (Redis >= 6: requests over pub/sub, presence in sets) or nats (requests over core NATS, presence in Redis)."`
-	Redis   string   `toml:"redis" doc:"Redis URL (redis://[:password@]host:port/db): presence for both engines, requests for engine = \"redis\"."`
-	NATS    string   `toml:"nats" doc:"NATS URL (nats://host:4222) for engine = \"nats\"."`
+	Redis   string   `toml:"redis" secret:"url" doc:"Redis URL (redis://[:password@]host:port/db): presence for both engines, requests for engine = \"redis\"."`
+	NATS    string   `toml:"nats" secret:"url" doc:"NATS URL (nats://host:4222) for engine = \"nats\"."`
 	Prefix  string   `toml:"prefix" doc:"Prefix of every Redis key, channel and NATS subject; nodes with the same prefix form one gateway."`
 	Expiry  Duration `toml:"expiry" doc:"A node that stops renewing its presence (killed, cut off) drops out of every answer after this; it renews every third of it."`
 	Timeout Duration `toml:"timeout" doc:"How long a command waits for other nodes and for the engine before it fails."`
@@ -72,7 +72,7 @@ type Heartbeat struct {
 // API configures the HTTP API listener.
 type API struct {
 	Listen         string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	Key            string   `toml:"key" live:"" doc:"When set, every /api and /status request needs 'Authorization: Bearer <key>'. Required off loopback."`
+	Key            string   `toml:"key" live:"" secret:"" doc:"When set, every /api and /status request needs 'Authorization: Bearer <key>'. Required off loopback."`
 	MaxBodySize    int      `toml:"max_body_size" live:"" doc:"Largest request body in bytes; larger gets 413."`
 	MaxConnections int      `toml:"max_connections" doc:"Most connections to the API at once; more wait in the kernel's queue, costing no file descriptor. 0: 256 (less under a small open-files limit)."`
 	IdleTimeout    Duration `toml:"idle_timeout" doc:"A keep-alive connection with no request for this long is closed."`
@@ -81,7 +81,7 @@ type API struct {
 // Text configures the Text push port.
 type Text struct {
 	Listen         string   `toml:"listen" doc:"Address to listen on; empty turns the listener off."`
-	Key            string   `toml:"key" live:"" doc:"When set, a connection must first send {\"method\":\"auth\",\"key\":\"...\"}. Required off loopback."`
+	Key            string   `toml:"key" live:"" secret:"" doc:"When set, a connection must first send {\"method\":\"auth\",\"key\":\"...\"}. Required off loopback."`
 	MaxLineSize    int      `toml:"max_line_size" live:"" doc:"Longest request line in bytes; a longer line closes the connection."`
 	MaxConnections int      `toml:"max_connections" doc:"Most connections to the Text port at once; more wait in the kernel's queue, costing no file descriptor. 0: 1024 (less under a small open-files limit)."`
 	IdleTimeout    Duration `toml:"idle_timeout" doc:"A connection that sends no line for this long is closed."`
@@ -92,7 +92,7 @@ type GWCompat struct {
 	Register       string `toml:"register" doc:"Register listener (GatewayClient's and BusinessWorker's registerAddress); empty turns it off. Required off loopback: secret."`
 	Inner          string `toml:"inner" doc:"Inner listener speaking GatewayWorker's binary protocol; empty turns it off. Its port goes into every client_id. Required off loopback: secret."`
 	LanIP          string `toml:"lan_ip" doc:"IPv4 address advertised by the Register and encoded in client_ids (GatewayWorker lanIp); GatewayClient connects to lan_ip and the inner port."`
-	Secret         string `toml:"secret" doc:"GatewayWorker secretKey, the same on GatewayClient and BusinessWorker; empty means none."`
+	Secret         string `toml:"secret" secret:"" doc:"GatewayWorker secretKey, the same on GatewayClient and BusinessWorker; empty means none."`
 	MaxConnections int    `toml:"max_connections" doc:"Most connections to each of the Register and inner ports at once; more wait in the kernel's queue. 0: 1024 (less under a small open-files limit)."`
 }
 
@@ -139,7 +139,7 @@ type Log struct {
 type Events struct {
 	Sink           string   `toml:"sink" doc:"none; webhook: POST events to webhook_url; php: run them in the resident PHP workers (the app's 'ws' handler). BusinessWorkers attached through gwcompat get them either way."`
 	WebhookURL     string   `toml:"webhook_url" live:"" doc:"The app's URL that receives {\"events\": [...]} POSTs."`
-	WebhookSecret  string   `toml:"webhook_secret" live:"" doc:"Key of the X-Thinkgate-Signature HMAC-SHA256 header; the app checks it and the timestamp."`
+	WebhookSecret  string   `toml:"webhook_secret" live:"" secret:"" doc:"Key of the X-Thinkgate-Signature HMAC-SHA256 header; the app checks it and the timestamp."`
 	WebhookBatch   int      `toml:"webhook_batch" live:"" doc:"Events per POST at most."`
 	WebhookWait    Duration `toml:"webhook_wait" live:"" doc:"How long an event may wait for others to share its POST."`
 	WebhookTimeout Duration `toml:"webhook_timeout" live:"" doc:"Time limit of one POST."`
@@ -154,7 +154,7 @@ type Events struct {
 
 // Auth configures connect tokens and Origin checks.
 type Auth struct {
-	Secret   string   `toml:"secret" doc:"HS256 key of connect tokens: ws://host:2828/?token=JWT or a first message {\"type\":\"auth\",\"token\":JWT} binds sub as the uid and joins groups. Empty: no tokens."`
+	Secret   string   `toml:"secret" secret:"" doc:"HS256 key of connect tokens: ws://host:2828/?token=JWT or a first message {\"type\":\"auth\",\"token\":JWT} binds sub as the uid and joins groups. Empty: no tokens."`
 	Required bool     `toml:"required" doc:"Every client must authenticate: a bad URL token gets HTTP 401, a client without one must send the auth message within auth.timeout or is closed with 4001."`
 	Timeout  Duration `toml:"timeout" doc:"How long a client without a URL token has to send its auth message when auth.required is on."`
 	Origins  string   `toml:"origins" doc:"Comma-separated Origin values browsers may connect from (https://app.example.com); empty allows any. Clients that send no Origin (apps, devices) are not checked."`
@@ -295,7 +295,10 @@ type Field struct {
 	Env   string // THINKGATE_SECTION_KEY
 	Doc   string
 	Live  bool // reload applies a change to this key; others need a restart
-	Value reflect.Value
+	// Secret is "" for an ordinary key, "key" for a secret (printed masked),
+	// "url" for a URL whose password is masked.
+	Secret string
+	Value  reflect.Value
 }
 
 // Fields lists every key of cfg in declaration order; sections come first as
@@ -312,12 +315,17 @@ func Fields(cfg *Config) []Field {
 		for j := range sv.NumField() {
 			kf := sv.Type().Field(j)
 			key := kf.Tag.Get("toml")
+			secret, isSecret := kf.Tag.Lookup("secret")
+			if isSecret && secret == "" {
+				secret = "key"
+			}
 			out = append(out, Field{
-				Key:   sec + "." + key,
-				Env:   EnvPrefix + strings.ToUpper(sec+"_"+key),
-				Doc:   kf.Tag.Get("doc"),
-				Live:  hasTag(kf, "live"),
-				Value: sv.Field(j),
+				Key:    sec + "." + key,
+				Env:    EnvPrefix + strings.ToUpper(sec+"_"+key),
+				Doc:    kf.Tag.Get("doc"),
+				Live:   hasTag(kf, "live"),
+				Secret: secret,
+				Value:  sv.Field(j),
 			})
 		}
 	}

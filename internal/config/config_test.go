@@ -130,6 +130,41 @@ func TestWriteRoundTrips(t *testing.T) {
 	}
 }
 
+// TestWriteMasksSecrets: thinkgate config prints every secret that is set
+// masked, and the password of the engine URLs; unset ones stay "".
+func TestWriteMasksSecrets(t *testing.T) {
+	cfg := Default()
+	cfg.API.Key = "api-secret-1"
+	cfg.Text.Key = "text-secret-2"
+	cfg.GWCompat.Secret = "gw-secret-3"
+	cfg.Auth.Secret = "jwt-secret-4"
+	cfg.Events.WebhookSecret = "hook-secret-5"
+	cfg.Cluster.Redis = "redis://:redis-pass-6@10.0.0.1:6379/0"
+	cfg.Cluster.NATS = "nats://alice:nats-pass-7@10.0.0.2:4222"
+	var buf bytes.Buffer
+	if err := Write(&buf, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, leak := range []string{"api-secret-1", "text-secret-2", "gw-secret-3", "jwt-secret-4", "hook-secret-5", "redis-pass-6", "nats-pass-7"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("thinkgate config prints %q", leak)
+		}
+	}
+	for _, want := range []string{`key = "********"`, `secret = "********"`, `webhook_secret = "********"`,
+		`redis = "redis://:********@10.0.0.1:6379/0"`, `nats = "nats://alice:********@10.0.0.2:4222"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("thinkgate config lacks %s", want)
+		}
+	}
+	var plain bytes.Buffer
+	d := Default()
+	Write(&plain, &d)
+	if strings.Contains(plain.String(), "********") {
+		t.Error("an unset secret is printed masked; it should read \"\"")
+	}
+}
+
 func TestEveryKeyIsInTheConfigReference(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/config.md")
 	if err != nil {

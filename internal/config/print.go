@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"reflect"
+	"strings"
 )
 
 // Write prints cfg as a TOML file in which every section and key is preceded
@@ -22,11 +24,34 @@ func Write(w io.Writer, cfg *Config) error {
 		if f.Live {
 			live = "; applied by reload"
 		}
-		if _, err := fmt.Fprintf(w, "# %s (env %s%s)\n%s = %s\n", f.Doc, f.Env, live, key, tomlValue(f.Value)); err != nil {
+		if _, err := fmt.Fprintf(w, "# %s (env %s%s)\n%s = %s\n", f.Doc, f.Env, live, key, masked(f)); err != nil {
 			return fmt.Errorf("write config: %w", err)
 		}
 	}
 	return nil
+}
+
+// Masked is what a secret is printed as.
+const Masked = "********"
+
+// masked is f's value as printed: a secret that is set shows as Masked, a
+// URL with its password masked.
+func masked(f Field) string {
+	s := f.Value.String()
+	switch {
+	case f.Secret == "key" && s != "":
+		return quote(Masked)
+	case f.Secret == "url" && s != "":
+		if u, err := url.Parse(s); err == nil {
+			if _, has := u.User.Password(); has {
+				u.User = url.UserPassword(u.User.Username(), Masked)
+				return quote(strings.Replace(u.String(), url.QueryEscape(Masked), Masked, 1))
+			}
+			return quote(s)
+		}
+		return quote(Masked) // not a URL: it may be anything
+	}
+	return tomlValue(f.Value)
 }
 
 func splitKey(k string) (section, key string) {
