@@ -49,7 +49,7 @@ func TestInitMessageCanBeSwitchedOff(t *testing.T) {
 	}
 }
 
-// TestEveryOperation drives each operation of DESIGN section 2 through the
+// TestEveryOperation drives each gateway operation (docs/api.md) through the
 // HTTP API against real clients and checks both the result and what each
 // client receives.
 func TestEveryOperation(t *testing.T) {

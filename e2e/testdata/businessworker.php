@@ -1,6 +1,6 @@
 <?php
-// A BusinessWorker written for thinkgate's tests from the protocol facts
-// (gatewayworker-protocol.md sections 1.6, 2, 5): it asks the Register for
+// A BusinessWorker written for thinkgate's tests from GatewayWorker's
+// protocol as observed on the wire: it asks the Register for
 // gateways, attaches with CMD_WORKER_CONNECT, and answers client events
 // the way an Events.php would, over its one long-lived connection:
 //   onConnect            -> sendToCurrentClient("hello <client_id>"), $_SESSION['n'] = 0

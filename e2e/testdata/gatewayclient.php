@@ -1,6 +1,6 @@
 <?php
 // A small client for GatewayWorker's Register and inner protocol, written for
-// thinkgate's tests from the protocol facts (gatewayworker-protocol.md). It
+// thinkgate's tests from GatewayWorker's protocol as observed on the wire. It
 // talks the way PHP's GatewayClient does: a Register lookup, a 202 auth
 // packet before every request, one TCP connection per call, fan-out of
 // uid/group sends and aggregate queries to every address, replies framed as

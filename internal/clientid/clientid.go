@@ -1,6 +1,6 @@
 // Package clientid makes and reads GatewayWorker-layout client ids: 20
 // lowercase hex characters encoding the node's IPv4, its inner port and a
-// 32-bit connection counter (gatewayworker-protocol.md section 3).
+// 32-bit connection counter, the layout GatewayWorker's client_id has.
 package clientid
 
 import (

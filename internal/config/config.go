@@ -61,7 +61,7 @@ type WS struct {
 	Transport               string   `toml:"transport" doc:"Connection layer: epoll (Linux: no goroutine or buffer per idle connection), portable (a goroutine per connection; any OS), or auto (epoll on Linux, else portable). wss:// always uses portable."`
 }
 
-// Heartbeat configures client liveness, as in DESIGN section 2.
+// Heartbeat configures client liveness (docs/config.md, heartbeat).
 type Heartbeat struct {
 	Timeout            Duration `toml:"timeout" live:"" doc:"Close a client that sends no frame for this long; 0 disables."`
 	Reply              string   `toml:"reply" live:"" doc:"Text sent back when a client sends the text message 'ping'; empty sends nothing."`
@@ -183,7 +183,7 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration as a Go duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
-// Default returns the embedded defaults (DESIGN section 1).
+// Default returns the embedded defaults (the README's listener table, docs/config.md).
 func Default() Config {
 	return Config{
 		WS: WS{
@@ -291,10 +291,10 @@ func LoadLocation(path string, environ []string) Config {
 
 // Field is one configuration key, for printing and documentation.
 type Field struct {
-	Key   string // "section.key"
-	Env   string // THINKGATE_SECTION_KEY
-	Doc   string
-	Live  bool // reload applies a change to this key; others need a restart
+	Key  string // "section.key"
+	Env  string // THINKGATE_SECTION_KEY
+	Doc  string
+	Live bool // reload applies a change to this key; others need a restart
 	// Secret is "" for an ordinary key, "key" for a secret (printed masked),
 	// "url" for a URL whose password is masked.
 	Secret string

@@ -17,7 +17,7 @@ func TestDefaultsAreValidAndMatchDesign(t *testing.T) {
 		t.Fatalf("defaults do not validate: %v", err)
 	}
 	if cfg.WS.Listen != "0.0.0.0:2828" || cfg.API.Listen != "127.0.0.1:2829" || cfg.Text.Listen != "127.0.0.1:5678" {
-		t.Fatalf("default listeners differ from DESIGN section 1: %+v", cfg)
+		t.Fatalf("default listeners differ from the README's listener table: %+v", cfg)
 	}
 	if cfg.Heartbeat.Timeout.Duration != 120*time.Second || cfg.WS.MaxSendBuffer != 1<<20 || cfg.WS.MaxMessageSize != 64<<10 {
 		t.Fatalf("default limits differ from the issue: %+v", cfg)

@@ -21,7 +21,7 @@ import (
 )
 
 // Inner serves GatewayWorker's inner port: commands from PHP's GatewayClient
-// and from BusinessWorkers, in the 28-byte GatewayProtocol (section 2).
+// and from BusinessWorkers, in GatewayWorker's 28-byte-header GatewayProtocol.
 //
 // One send, one delivery: GatewayClient sends sendToAll, sendToUid,
 // sendToGroup, ungroup and every aggregate query to each address the
@@ -575,7 +575,7 @@ func sessionsPieces(cs []*hub.Client) [][]byte {
 	return append(out, []byte("}"))
 }
 
-// selectReply answers CMD_SELECT (section 2.6).
+// selectReply answers CMD_SELECT (Gateway::select in GatewayClient).
 func (in *Inner) selectReply(ext []byte) []byte {
 	empty := []byte("a:0:{}")
 	var req struct {

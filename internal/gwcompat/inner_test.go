@@ -51,7 +51,7 @@ func (r *recConn) messages() []string {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // fixture is a hub on 127.0.0.1:2999 whose first clients get connection ids
-// 1, 2, 3, as in the capture (gatewayworker-protocol.md 2.8), behind an
+// 1, 2, 3, as in a capture from a real GatewayWorker, behind an
 // inner listener with secret "abc".
 type fixture struct {
 	t     *testing.T

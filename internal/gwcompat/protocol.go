@@ -2,8 +2,7 @@
 // code: the Register listener that PHP's GatewayClient and BusinessWorker
 // ask for gateway addresses, the inner listener that speaks GatewayWorker's
 // 28-byte binary protocol with PHP-serialized replies, and the attachment of
-// BusinessWorker processes that receive client events
-// (gatewayworker-protocol.md, sections 1-5).
+// BusinessWorker processes that receive client events.
 package gwcompat
 
 import (
@@ -14,7 +13,7 @@ import (
 	"io"
 )
 
-// Command numbers of GatewayWorker's protocol (section 2.4).
+// Command numbers of GatewayWorker's protocol (GatewayProtocol::CMD_*).
 const (
 	CmdOnConnect                  = 1
 	CmdOnMessage                  = 3
@@ -48,7 +47,7 @@ const (
 	CmdOnWebSocketConnect         = 205
 )
 
-// Flag bits (section 2.2).
+// Flag bits (GatewayProtocol::FLAG_*).
 const (
 	FlagBodyIsScalar  = 0x01 // body is a raw string; clear: body is PHP-serialized
 	FlagNotCallEncode = 0x02 // "raw": write the body to the client without framing

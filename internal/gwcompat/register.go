@@ -23,7 +23,7 @@ const registerAuthTimeout = 10 * time.Second
 // registerMaxLine bounds one Register line; real events are a few hundred bytes.
 const registerMaxLine = 64 << 10
 
-// Register is GatewayWorker's Register service (section 1.3): a directory of
+// Register is GatewayWorker's Register service: a directory of
 // gateway inner addresses. This node's own inner address is always listed
 // first; PHP gateways that announce themselves with gateway_connect are
 // listed after it.

@@ -11,8 +11,7 @@ import (
 
 // webSocketData is the body of CMD_ON_WEBSOCKET_CONNECT: the serialized
 // array ['get' => ..., 'server' => ..., 'cookie' => ...] that
-// Events::onWebSocketConnect receives as $data (workerman v5 layout,
-// section 5.1).
+// Events::onWebSocketConnect receives as $data (workerman v5's layout).
 func webSocketData(c *events.Conn) []byte {
 	r := c.Request
 	_, query, _ := strings.Cut(r.URI, "?")

@@ -7,7 +7,7 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// Op names one gateway operation (DESIGN section 2).
+// Op names one gateway operation (docs/api.md).
 type Op uint8
 
 // The operations, named as in GatewayWorker's Gateway class.

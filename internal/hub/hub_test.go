@@ -339,7 +339,7 @@ func TestFrameIsEncodedOnce(t *testing.T) {
 
 func TestOpNamesRoundTrip(t *testing.T) {
 	if len(Ops()) != 29 {
-		t.Fatalf("%d ops, want DESIGN section 2's 28 and destroyClient", len(Ops()))
+		t.Fatalf("%d ops, want GatewayWorker's 28 and destroyClient", len(Ops()))
 	}
 	for _, op := range Ops() {
 		if back, ok := ParseOp(op.String()); !ok || back != op {

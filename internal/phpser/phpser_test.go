@@ -7,7 +7,7 @@ import (
 )
 
 // Payloads captured from a real GatewayWorker 4.0 / GatewayClient 3.1.1
-// cluster (gatewayworker-protocol.md sections 2.6, 2.7).
+// cluster.
 var captured = []string{
 	`a:6:{s:4:"name";s:5:"alice";s:1:"n";i:2;s:1:"f";d:1.5;s:1:"b";b:1;s:1:"x";N;s:3:"arr";a:2:{s:1:"a";i:1;s:1:"b";i:2;}}`,
 	`a:0:{}`, `N;`, `i:1;`, `i:0;`, `i:2;`,
@@ -53,7 +53,7 @@ func TestKeyNormalization(t *testing.T) {
 }
 
 func TestFloatsLikePHP(t *testing.T) {
-	// serialize() output verified on PHP 8.2 (section 2.9).
+	// serialize() output verified on PHP 8.2.
 	cases := []struct {
 		f    float64
 		want string

@@ -1,6 +1,6 @@
 // Package phpser is the PHP value model that GatewayWorker's wire carries:
 // PHP serialize() and unserialize() for the subset on that wire
-// (gatewayworker-protocol.md section 2.9), PHP's ordered arrays with their
+// (GatewayWorker carries sessions in serialize() form), PHP's ordered arrays with their
 // key normalization, array_replace_recursive, and conversion from and to
 // JSON with json_decode/json_encode semantics. Objects, enums, custom
 // serializations and references are kept as opaque bytes that round-trip

@@ -1,7 +1,7 @@
 // Package phpworker runs PHP worker processes and talks to them over two
 // dedicated pipes (fd 3: Go to PHP, fd 4: PHP to Go) in CRC-checked frames,
 // so that anything PHP prints to stdout or stderr goes to the log and can
-// never corrupt the protocol (shared/docs/resident-php.md section 2).
+// never corrupt the protocol (docs/resident-php.md, How it works).
 package phpworker
 
 import (

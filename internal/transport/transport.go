@@ -1,9 +1,10 @@
 // Package transport is the connection layer: it accepts WebSocket clients,
 // runs the handshake, reads and validates frames, keeps each client's bounded
 // write queue, enforces heartbeats and limits, and hands complete messages to
-// a Handler. Transport is the interface; NewPortable is the portable
-// goroutine-per-connection implementation (an epoll one comes later behind
-// the same interface).
+// a Handler. Transport is the interface, with two implementations: NewEpoll
+// (Linux: one epoll loop per core, no goroutine or buffer per idle
+// connection) and NewPortable (a goroutine per connection, any OS, and
+// every wss:// listener).
 package transport
 
 import (
