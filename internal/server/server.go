@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,8 +42,37 @@ import (
 	phpsdk "thinkgate/php"
 )
 
-// Version is the thinkgate version, set at build time with -ldflags.
+// Version is the thinkgate version, set at build time with
+// -ldflags "-X thinkgate/internal/server.Version=1.2.3"; otherwise "dev",
+// followed by the commit the binary was built from when Go recorded it
+// (go build in a git checkout): dev+3f2a9c1d0e4b, dev+...-dirty.
 var Version = "dev"
+
+func init() {
+	if Version != "dev" {
+		return
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return
+	}
+	Version += "+" + rev[:min(12, len(rev))]
+	if dirty {
+		Version += "-dirty"
+	}
+}
 
 // Node is one running thinkgate node.
 type Node struct {
