@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -201,8 +202,26 @@ func tpShapeScenario(t *testing.T, base string) [][2]string {
 func TestThinkPHPShapeMatchesPHPServer(t *testing.T) {
 	dirPHP, dirTG := tpShapeDir(t), tpShapeDir(t)
 	want := tpShapeScenario(t, phpDevServer(t, dirPHP))
-	_, base := tpShapeThinkgate(t, dirTG, "")
+	s, base := tpShapeThinkgate(t, dirTG, "")
 	got := tpShapeScenario(t, base)
+	// thinkgate says it found ThinkPHP: in the start log and in status.
+	if !strings.Contains(s.logs(), "ThinkPHP detected; served through the ThinkPHP adapter") {
+		t.Errorf("the start log does not say ThinkPHP was detected:\n%s", s.logs())
+	}
+	resp, err := http.Get("http://" + s.addr("api") + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Listeners map[string]struct {
+			PHP struct{ Adapter, Framework string }
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if php := st.Listeners["http"].PHP; php.Adapter != "thinkphp" || php.Framework == "" {
+		t.Errorf("status says the PHP app is %+v, want the ThinkPHP adapter and its version", php)
+	}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("%s:\n  php -S:    %s\n  thinkgate: %s", want[i][0], want[i][1], got[i][1])

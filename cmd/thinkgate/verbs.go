@@ -201,7 +201,11 @@ func status(f *flags, stdout, stderr io.Writer) int {
 	tw.Flush()
 	if l, ok := s.Listeners["http"]; ok && l.PHP != nil {
 		p := l.PHP
-		fmt.Fprintf(stdout, "\nPHP workers: %d (generation %d)   served %d   crashed %d   started %d\n", p.Workers, p.Gen, p.Served, p.Crashed, p.Spawned)
+		app := "a plain handler"
+		if p.Adapter == "thinkphp" {
+			app = "ThinkPHP " + p.Framework + " (ThinkPHP adapter)"
+		}
+		fmt.Fprintf(stdout, "\nPHP app: %s\nPHP workers: %d (generation %d)   served %d   crashed %d   started %d\n", app, p.Workers, p.Gen, p.Served, p.Crashed, p.Spawned)
 		if p.LastErr != "" {
 			fmt.Fprintf(stdout, "last boot error: %s\n", p.LastErr)
 		}

@@ -3,6 +3,7 @@ package phpworker
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,10 @@ type Pool struct {
 	Served  atomic.Uint64
 	Crashed atomic.Uint64
 	Spawned atomic.Uint64
+
+	// Adapter and Framework are what the first worker said it runs (its
+	// READY frame): "thinkphp" and ThinkPHP's version, or "plain".
+	Adapter, Framework string
 }
 
 // NewPool starts the workers and waits until the first one is ready, so a
@@ -65,6 +70,9 @@ func NewPool(spec Spec, opts PoolOptions, log *slog.Logger) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ready struct{ Adapter, Framework string }
+	json.Unmarshal(first.Ready, &ready)
+	p.Adapter, p.Framework = ready.Adapter, ready.Framework
 	p.idle <- first
 	for range opts.Workers - 1 {
 		p.replace(0)
@@ -344,13 +352,15 @@ func (p *Pool) Close(ctx context.Context) error {
 
 // Stats is a snapshot for /status.
 type Stats struct {
-	Workers int    `json:"workers"`
-	Idle    int    `json:"idle"`
-	Gen     int    `json:"generation"`
-	Served  uint64 `json:"served"`
-	Crashed uint64 `json:"crashed"`
-	Spawned uint64 `json:"spawned"`
-	LastErr string `json:"last_boot_error,omitempty"`
+	Adapter   string `json:"adapter"`             // thinkphp or plain
+	Framework string `json:"framework,omitempty"` // ThinkPHP's version
+	Workers   int    `json:"workers"`
+	Idle      int    `json:"idle"`
+	Gen       int    `json:"generation"`
+	Served    uint64 `json:"served"`
+	Crashed   uint64 `json:"crashed"`
+	Spawned   uint64 `json:"spawned"`
+	LastErr   string `json:"last_boot_error,omitempty"`
 
 	Procs []WorkerStats `json:"processes"`
 }
@@ -370,7 +380,7 @@ type WorkerStats struct {
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Stats{Workers: len(p.all), Idle: len(p.idle), Gen: p.gen, Served: p.Served.Load(), Crashed: p.Crashed.Load(), Spawned: p.Spawned.Load()}
+	s := Stats{Adapter: p.Adapter, Framework: p.Framework, Workers: len(p.all), Idle: len(p.idle), Gen: p.gen, Served: p.Served.Load(), Crashed: p.Crashed.Load(), Spawned: p.Spawned.Load()}
 	if p.lastErr != nil {
 		s.LastErr = p.lastErr.Error()
 	}

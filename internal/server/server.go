@@ -304,6 +304,12 @@ func startPool(cfg config.Config, push func([]byte) []byte, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("php: %w", err)
 	}
+	switch pool.Adapter {
+	case "thinkphp":
+		log.Info("php app: ThinkPHP detected; served through the ThinkPHP adapter", "framework", pool.Framework, "root", cfg.PHP.App)
+	default:
+		log.Info("php app: a plain handler", "entry", spec.Args[len(spec.Args)-1])
+	}
 	log.Info("php workers ready", "workers", opts.Workers, "worker", spec.Args[1:])
 	return pool, nil
 }
