@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -33,6 +34,12 @@ func TestBusinessWorkerAttach(t *testing.T) {
 		t.Fatalf("worker did not attach: %q", lines.Text())
 	}
 	waitFor(t, func() bool { return strings.Contains(s.logs(), "BusinessWorker attached") })
+	// Clients are timed out (heartbeat.timeout, 120 s) with no server ping:
+	// the start says so, as a GatewayWorker app moved over would lose its
+	// idle users.
+	waitFor(t, func() bool {
+		return strings.Contains(s.logs(), "clients silent for heartbeat.timeout are closed with no server ping set")
+	})
 
 	c := s.dialPath("/chat?room=7&x[a]=2", http.Header{"Cookie": {"sid=abc; t=1"}})
 	if m := c.read(); m != "hello "+c.ID {
@@ -69,6 +76,30 @@ func TestBusinessWorkerAttach(t *testing.T) {
 		t.Fatalf("onClose: %q", lines.Text())
 	}
 	worker.Wait()
+}
+
+// TestBusinessWorkerWithGatewaySettings: with the gateway's ping settings
+// carried over, a BusinessWorker attaching gets no warning.
+func TestBusinessWorkerWithGatewaySettings(t *testing.T) {
+	php := needPHP(t)
+	s := start(t, "[gwcompat]\nsecret = \"k\"\n[heartbeat]\ntimeout = \"0s\"\nserver_ping = '{\"type\":\"ping\"}'\nserver_ping_interval = \"10s\"")
+	worker := exec.Command(php, "testdata/businessworker.php")
+	worker.Env = append(os.Environ(), "REGISTER="+s.addr("register"), "SECRET=k")
+	stdout, _ := worker.StdoutPipe()
+	worker.Stderr = os.Stderr
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Process.Kill()
+	if lines := bufio.NewScanner(stdout); !lines.Scan() || lines.Text() != "attached" {
+		t.Fatalf("worker did not attach: %q", lines.Text())
+	}
+	waitFor(t, func() bool { return strings.Contains(s.logs(), "BusinessWorker attached") })
+	s.dial()                           // a line the server logs after the attach (client connected)
+	time.Sleep(200 * time.Millisecond) // the warning would have come right after "attached"
+	if strings.Contains(s.logs(), "no server ping set") {
+		t.Fatalf("a warning though the ping settings are carried over:\n%s", s.logs())
+	}
 }
 
 // TestPushOnlyWithoutWorker: with no BusinessWorker attached, client messages

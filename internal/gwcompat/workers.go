@@ -36,6 +36,10 @@ type Workers struct {
 	localPort  uint16
 	publicPort uint16
 
+	// OnAttach, when set before use, is told of every BusinessWorker that
+	// attaches (its key), after it is in the set.
+	OnAttach func(key string)
+
 	mu      sync.Mutex
 	list    []*worker // attach order
 	routes  map[*hub.Client]*worker
@@ -88,6 +92,9 @@ func (ws *Workers) add(nc net.Conn, key string, settled func() bool) *worker {
 	ws.mu.Unlock()
 	go w.write()
 	ws.log.Info("BusinessWorker attached", "key", key, "remote", nc.RemoteAddr())
+	if ws.OnAttach != nil {
+		ws.OnAttach(key)
+	}
 	return w
 }
 

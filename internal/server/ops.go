@@ -124,6 +124,8 @@ func httpMaxConnections(cfg config.Config) int {
 
 // applyLimits puts the live keys of cfg in force on every listener.
 func (n *Node) applyLimits(cfg config.Config) {
+	hb := cfg.Heartbeat
+	n.hb.Store(&hb)
 	n.ws.SetOptions(wsOptions(cfg, n.gw.check))
 	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
 	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize, IdleTimeout: cfg.Text.IdleTimeout.Duration})

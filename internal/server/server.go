@@ -76,11 +76,13 @@ func init() {
 
 // Node is one running thinkgate node.
 type Node struct {
-	mu      sync.Mutex    // guards cfg and serializes reloads
-	cfg     config.Config // the configuration in force
-	log     *slog.Logger
-	logs    *logging.Logger
-	started time.Time
+	mu           sync.Mutex                       // guards cfg and serializes reloads
+	cfg          config.Config                    // the configuration in force
+	hb           atomic.Pointer[config.Heartbeat] // cfg.Heartbeat, read without mu
+	lastPingWarn atomic.Int64
+	log          *slog.Logger
+	logs         *logging.Logger
+	started      time.Time
 
 	// LoadConfig re-reads the configuration for Reload; nil keeps the
 	// current one (certificates, workers and the log file are still renewed).
@@ -293,6 +295,24 @@ func isThinkPHP(dir string) bool {
 	return true
 }
 
+// warnNoServerPing says, when a BusinessWorker attaches, that idle clients
+// are being closed with no server ping to keep them alive: a GatewayWorker
+// app moved over unchanged relied on its gateway's pingInterval/pingData,
+// and its idle users would drop every heartbeat.timeout (at most once a
+// minute).
+func (n *Node) warnNoServerPing(key string) {
+	hb := n.hb.Load()
+	if hb == nil || hb.Timeout.Duration == 0 || hb.ServerPing != "" {
+		return
+	}
+	if now, last := time.Now().Unix(), n.lastPingWarn.Load(); now-last >= 60 && n.lastPingWarn.CompareAndSwap(last, now) {
+		n.log.Warn("a BusinessWorker attached, and clients silent for heartbeat.timeout are closed with no server ping set: "+
+			"carry over your gateway's pingInterval/pingData (heartbeat.server_ping_interval, heartbeat.server_ping) and "+
+			"pingNotResponseLimit (heartbeat.timeout = \"0s\" for 0); see docs/migrate-from-gatewayworker.md",
+			"worker", key, "heartbeat.timeout", hb.Timeout.Duration)
+	}
+}
+
 // startPool installs the PHP SDK and boots the workers; a broken app fails
 // here with PHP's own error.
 func startPool(cfg config.Config, push func([]byte) []byte, log *slog.Logger) (*phpworker.Pool, error) {
@@ -456,6 +476,9 @@ func (n *Node) Run(ctx context.Context) error {
 
 	innerPort := n.port("inner", defaultInnerPort)
 	n.workers = gwcompat.NewWorkers(net.ParseIP(n.cfg.GWCompat.LanIP), innerPort, n.port("ws", 0), n.log.With("listener", "inner"))
+	n.workers.OnAttach = n.warnNoServerPing
+	hb := n.cfg.Heartbeat
+	n.hb.Store(&hb)
 	advertised := "" // without an inner listener the Register has nothing of ours to list
 	if n.listeners["inner"] != nil {
 		advertised = fmt.Sprintf("%s:%d", n.cfg.GWCompat.LanIP, innerPort)
