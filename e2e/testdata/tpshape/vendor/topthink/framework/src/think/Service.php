@@ -18,8 +18,13 @@ abstract class Service
         $this->app->event->listen(RouteLoaded::class, $closure);
     }
 
+    /** Adds console commands (name => class), as ThinkPHP's Service does. */
     public function commands($commands)
     {
+        $commands = is_array($commands) ? $commands : func_get_args();
+        Console::starting(function (Console $console) use ($commands) {
+            $console->addCommands($commands);
+        });
     }
 
     public function register()
