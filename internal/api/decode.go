@@ -30,6 +30,7 @@ const (
 	CodeUnknownMethod = "unknown_method"
 	CodeUnauthorized  = "unauthorized"
 	CodeTooLarge      = "too_large"
+	CodeRateLimited   = "rate_limited"
 	CodeNotAllowed    = "method_not_allowed"
 	CodeNotFound      = "not_found"
 	CodeInternal      = "internal"

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"thinkgate/internal/hub"
+	"thinkgate/internal/ratelimit"
 )
 
 // HTTPOptions configure the HTTP API.
@@ -25,6 +27,7 @@ type HTTPOptions struct {
 	Status      func() any                           // the /status document
 	Metrics     http.Handler                         // served at /metrics when set
 	Observe     func(method string, d time.Duration) // told of every /api request when set
+	Limited     func()                               // told of every request turned away by the rate limit, when set
 }
 
 // NewHTTP returns the HTTP API handler:
@@ -67,6 +70,8 @@ type HTTP struct {
 	hub    hub.Doer
 	opts   HTTPOptions
 	limits atomic.Pointer[limits]
+	rate   atomic.Int64    // requests per second per key (limits.api_rate); 0: none
+	perKey ratelimit.Keyed // a bucket per API key, or per address without one
 	log    *slog.Logger
 	mux    *http.ServeMux
 
@@ -85,6 +90,31 @@ type limits struct {
 	maxSize int64
 }
 
+// SetRate sets the requests per second each API key (each client address
+// when there is no key) may make, in bursts of twice that; 0 for no limit.
+func (a *HTTP) SetRate(perSecond int) { a.rate.Store(int64(perSecond)) }
+
+// rateLimited answers 429 when the request's key (or address) is over the
+// rate; true when it did.
+func (a *HTTP) rateLimited(w http.ResponseWriter, r *http.Request, key string) bool {
+	rate := float64(a.rate.Load())
+	if rate <= 0 {
+		return false
+	}
+	if key == "" {
+		key, _, _ = net.SplitHostPort(r.RemoteAddr)
+	}
+	if a.perKey.Allow(key, time.Now(), rate, 2*rate) {
+		return false
+	}
+	if a.opts.Limited != nil {
+		a.opts.Limited()
+	}
+	w.Header().Set("Retry-After", "1")
+	writeError(w, errorf(http.StatusTooManyRequests, CodeRateLimited, "more than %d requests per second (limits.api_rate)", int64(rate)))
+	return true
+}
+
 // SetLimits replaces the key and the size limit (on reload); requests that
 // arrive afterwards use them.
 func (a *HTTP) SetLimits(key string, maxBodySize int64) {
@@ -95,7 +125,9 @@ func (a *HTTP) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		key := a.limits.Load().key
 		if key == "" {
-			next(w, r)
+			if !a.rateLimited(w, r, "") {
+				next(w, r)
+			}
 			return
 		}
 		got := []byte(r.Header.Get("Authorization"))
@@ -104,7 +136,9 @@ func (a *HTTP) auth(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong API key (Authorization: Bearer <api.key>)"))
 			return
 		}
-		next(w, r)
+		if !a.rateLimited(w, r, key) {
+			next(w, r)
+		}
 	}
 }
 

@@ -31,8 +31,18 @@ type Config struct {
 	Log       Log       `toml:"log" doc:"Logging."`
 	Events    Events    `toml:"events" doc:"Where WebSocket client events (connect, message, close; uid online and offline) go besides attached BusinessWorkers."`
 	Auth      Auth      `toml:"auth" doc:"Connect tokens (HS256 JWT) and the browser Origin allow-list."`
+	Limits    Limits    `toml:"limits" doc:"Rate limits per client address, per connection and per API key; past one a client gets 429 or close 4008. 0 turns one off."`
 	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
 	Cluster   Cluster   `toml:"cluster" doc:"Several nodes as one gateway through Redis or NATS; memory keeps one node on its own."`
+}
+
+// Limits are the rate limits (docs/config.md, limits); every one is live.
+type Limits struct {
+	ConnectionsPerIP int  `toml:"connections_per_ip" live:"" doc:"WebSocket clients from one address at once; one more gets HTTP 429 at the handshake."`
+	ConnectRatePerIP int  `toml:"connect_rate_per_ip" live:"" doc:"New WebSocket clients per second from one address (bursts of twice that); more get HTTP 429 at the handshake."`
+	MessageRate      int  `toml:"message_rate" live:"" doc:"Messages per second one WebSocket client may send (bursts of twice that); past it the client is closed with 4008."`
+	APIRate          int  `toml:"api_rate" live:"" doc:"HTTP API requests per second per API key (per address without api.key; bursts of twice that); more get 429 with code rate_limited."`
+	Loopback         bool `toml:"loopback" live:"" doc:"Apply the per-address limits to loopback clients too; off, a reverse proxy on this machine (every client from 127.0.0.1) is not limited as one address."`
 }
 
 // Cluster configures how nodes share one gateway (docs/cluster.md).
@@ -210,6 +220,7 @@ func Default() Config {
 		Events: Events{Sink: "none", WebhookBatch: 100, WebhookWait: Duration{50 * time.Millisecond},
 			WebhookTimeout: Duration{5 * time.Second}, WebhookRetries: 5, OfflineDelay: Duration{3 * time.Second}},
 		Auth:    Auth{Timeout: Duration{10 * time.Second}},
+		Limits:  Limits{ConnectionsPerIP: 1000, ConnectRatePerIP: 200, MessageRate: 200, APIRate: 20000},
 		Process: Process{StopTimeout: Duration{30 * time.Second}},
 		Cluster: Cluster{Engine: "memory", Redis: "redis://127.0.0.1:6379/0", NATS: "nats://127.0.0.1:4222", Prefix: "thinkgate",
 			Expiry: Duration{30 * time.Second}, Timeout: Duration{2 * time.Second}, Routing: "interest"},
@@ -467,6 +478,10 @@ func (c *Config) Validate() error {
 		{"text.max_connections", nonNegative(c.Text.MaxConnections)},
 		{"text.idle_timeout", positiveDur(c.Text.IdleTimeout)},
 		{"gwcompat.max_connections", nonNegative(c.GWCompat.MaxConnections)},
+		{"limits.connections_per_ip", nonNegative(c.Limits.ConnectionsPerIP)},
+		{"limits.connect_rate_per_ip", nonNegative(c.Limits.ConnectRatePerIP)},
+		{"limits.message_rate", nonNegative(c.Limits.MessageRate)},
+		{"limits.api_rate", nonNegative(c.Limits.APIRate)},
 		{"http.tls_cert", bothOrNeither(c.HTTP.TLSCert, c.HTTP.TLSKey, "http.tls_key")},
 		{"php.workers", between(c.PHP.Workers, 0, MaxWorkers)},
 		{"php.max_jobs", nonNegative(c.PHP.MaxJobs)},

@@ -36,6 +36,7 @@ type Metrics struct {
 	bytesOut    prometheus.Counter
 	apiDuration *prometheus.HistogramVec
 	phpDuration *prometheus.HistogramVec
+	rateLimited *prometheus.CounterVec
 
 	Delivered atomic.Uint64 // messages queued to clients, for status rates
 }
@@ -62,8 +63,11 @@ func New(src Sources) *Metrics {
 			Name: "thinkgate_php_request_duration_seconds", Help: "Latency of HTTP requests answered by PHP workers, by status class.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"code"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "thinkgate_rate_limited_total", Help: "Clients and requests turned away by a rate limit, by limit (connections_per_ip, connect_rate_per_ip, message_rate, api_rate).",
+		}, []string{"limit"}),
 	}
-	reg.MustRegister(m.commands, m.deliveries, m.bytesOut, m.apiDuration, m.phpDuration,
+	reg.MustRegister(m.commands, m.deliveries, m.bytesOut, m.apiDuration, m.phpDuration, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if src.Hub != nil {
 		h := src.Hub
@@ -115,6 +119,9 @@ func (m *Metrics) Command(op hub.Op, delivered, frameBytes int) {
 		m.bytesOut.Add(float64(delivered * frameBytes))
 	}
 }
+
+// RateLimited counts one client or request turned away by limit.
+func (m *Metrics) RateLimited(limit string) { m.rateLimited.WithLabelValues(limit).Inc() }
 
 // APIRequest records one HTTP API request.
 func (m *Metrics) APIRequest(method string, d time.Duration) {

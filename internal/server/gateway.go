@@ -3,16 +3,20 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"thinkgate/internal/config"
 	"thinkgate/internal/events"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/phpser"
+	"thinkgate/internal/ratelimit"
 	"thinkgate/internal/token"
 	"thinkgate/internal/transport"
 )
@@ -27,6 +31,33 @@ type gateway struct {
 	origins map[string]bool // lower-cased; nil: any
 	sink    events.Sink
 	log     *slog.Logger
+
+	limits  atomic.Pointer[config.Limits] // in force; reload replaces them
+	perIP   ratelimit.Keyed               // new-connection buckets and open counts per address
+	limited func(limit string)            // counts a client turned away (metrics); nil: none
+}
+
+// closeRateLimited is the close status for a client that sends faster than
+// limits.message_rate (4008, as 1008 policy violation, in the app range).
+const closeRateLimited = 4008
+
+// limitedAddr is the address per-address limits count r under, or "" when
+// they do not apply to it (loopback, unless limits.loopback).
+func (g *gateway) limitedAddr(r *transport.Request, lim *config.Limits) string {
+	a, ok := r.RemoteAddr.(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	if a.IP.IsLoopback() && !lim.Loopback {
+		return ""
+	}
+	return a.IP.String()
+}
+
+func (g *gateway) countLimited(limit string) {
+	if g.limited != nil {
+		g.limited(limit)
+	}
 }
 
 // closeUnauthenticated is the close status for a client that did not
@@ -35,6 +66,8 @@ const closeUnauthenticated = 4001
 
 func newGateway(h *hub.Hub, cfg config.Config, sink events.Sink, log *slog.Logger) *gateway {
 	g := &gateway{hub: h, cfg: cfg.WS, auth: cfg.Auth, sink: sink, log: log}
+	lim := cfg.Limits
+	g.limits.Store(&lim)
 	for _, o := range strings.Split(cfg.Auth.Origins, ",") {
 		if o = strings.ToLower(strings.TrimSpace(o)); o != "" && o != "*" {
 			if g.origins == nil {
@@ -54,6 +87,18 @@ type initMessage struct {
 // check runs before a handshake is accepted: the Origin allow-list (403)
 // and a token in the URL (401 when it does not verify).
 func (g *gateway) check(r *transport.Request) *transport.Rejection {
+	if lim := g.limits.Load(); lim != nil {
+		if addr := g.limitedAddr(r, lim); addr != "" {
+			if lim.ConnectionsPerIP > 0 && g.perIP.Count(addr) >= lim.ConnectionsPerIP {
+				g.countLimited("connections_per_ip")
+				return &transport.Rejection{Status: 429, Reason: fmt.Sprintf("too many connections from your address (limits.connections_per_ip = %d)", lim.ConnectionsPerIP)}
+			}
+			if rate := float64(lim.ConnectRatePerIP); !g.perIP.Allow(addr, time.Now(), rate, 2*rate) {
+				g.countLimited("connect_rate_per_ip")
+				return &transport.Rejection{Status: 429, Reason: fmt.Sprintf("too many new connections from your address (limits.connect_rate_per_ip = %d per second)", lim.ConnectRatePerIP)}
+			}
+		}
+	}
 	if g.origins != nil {
 		if o, ok := r.Lookup("Origin"); ok && !g.origins[strings.TrimRight(strings.ToLower(o), "/")] {
 			return &transport.Rejection{Status: 403, Reason: "origin not allowed (auth.origins)"}
@@ -79,6 +124,11 @@ func urlToken(uri string) string {
 
 func (g *gateway) Open(c transport.Conn, r *transport.Request) transport.Peer {
 	p := &peer{g: g, conn: c, req: r, bindFirst: g.cfg.BindUIDFromFirstMessage}
+	if lim := g.limits.Load(); lim != nil {
+		if p.addr = g.limitedAddr(r, lim); p.addr != "" {
+			g.perIP.Open(p.addr, 0) // counted; check refuses the one past the limit
+		}
+	}
 	if g.auth.Secret != "" {
 		if tok := urlToken(r.URI); tok != "" {
 			claims, err := token.Verify(tok, []byte(g.auth.Secret), time.Now())
@@ -109,6 +159,9 @@ type peer struct {
 	conn      transport.Conn
 	req       *transport.Request
 	bindFirst bool // the next text message is the client's uid
+
+	addr string           // counted in g.perIP under this address ("" when not)
+	msgs ratelimit.Bucket // limits.message_rate; only Message touches it
 
 	mu      sync.Mutex
 	client  *hub.Client // nil while pending
@@ -223,6 +276,14 @@ func isAuth(data []byte) (string, bool) {
 }
 
 func (p *peer) Message(binary bool, data []byte) {
+	if lim := p.g.limits.Load(); lim != nil && lim.MessageRate > 0 {
+		if rate := float64(lim.MessageRate); !p.msgs.Allow(time.Now(), rate, 2*rate) {
+			p.g.countLimited("message_rate")
+			p.g.log.Debug("client closed: messages too fast", "remote", p.conn.RemoteAddr(), "limits.message_rate", lim.MessageRate)
+			p.conn.Close(closeRateLimited, fmt.Sprintf("more than %d messages per second (limits.message_rate)", lim.MessageRate))
+			return
+		}
+	}
 	p.mu.Lock()
 	cl, pending := p.client, p.pending
 	p.mu.Unlock()
@@ -249,6 +310,9 @@ func (p *peer) Message(binary bool, data []byte) {
 func (p *peer) Closed() {
 	p.mu.Lock()
 	cl := p.client
+	if p.addr != "" && !p.closed {
+		p.g.perIP.Close(p.addr)
+	}
 	p.closed = true
 	if p.timer != nil {
 		p.timer.Stop()

@@ -128,6 +128,9 @@ func (n *Node) applyLimits(cfg config.Config) {
 	n.hb.Store(&hb)
 	n.ws.SetOptions(wsOptions(cfg, n.gw.check))
 	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
+	n.api.SetRate(cfg.Limits.APIRate)
+	lim := cfg.Limits
+	n.gw.limits.Store(&lim)
 	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize, IdleTimeout: cfg.Text.IdleTimeout.Duration})
 	if n.hook != nil && cfg.Events.WebhookURL != "" { // "" only when the new config turns the sink off: a restart does that
 		n.hook.SetOptions(webhookOptions(cfg.Events))

@@ -513,6 +513,7 @@ func (n *Node) Run(ctx context.Context) error {
 		sinks = append(sinks, newPHPSink(n.pool, n.Hub, n.log.With("component", "php-events")))
 	}
 	n.gw = newGateway(n.Hub, n.cfg, sinks, n.log)
+	n.gw.limited = func(limit string) { n.metrics.RateLimited(limit) } // metrics exist once a client comes
 	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.gw, n.log.With("listener", "ws"))
 	if err != nil {
 		n.closeListeners()
@@ -531,7 +532,9 @@ func (n *Node) Run(ctx context.Context) error {
 	n.api = api.NewHTTP(n.doer(), api.HTTPOptions{
 		Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
 		Metrics: n.metrics.Handler(), Observe: n.metrics.APIRequest,
+		Limited: func() { n.metrics.RateLimited("api_rate") },
 	}, n.log)
+	n.api.SetRate(n.cfg.Limits.APIRate)
 	n.http = &http.Server{
 		Handler:           n.api,
 		ReadHeaderTimeout: 10 * time.Second,
