@@ -548,3 +548,32 @@ func TestVerbsWithATypo(t *testing.T) {
 		t.Fatalf("status after stop: exit %d, want 4 (not running)", code)
 	}
 }
+
+// TestStartWithoutControlSocket: where no unix socket can be made (Windows
+// before 10 1803, Wine; here a path under a regular file), thinkgate serves
+// anyway and says so, and status says the process runs without one instead
+// of calling its pid file stale.
+func TestStartWithoutControlSocket(t *testing.T) {
+	d := newInstanceDir(t, "")
+	blocker := d.path("not-a-dir")
+	os.WriteFile(blocker, nil, 0o644)
+	d.write(fmt.Sprintf("[process]\ncontrol_socket = %q", filepath.Join(blocker, "thinkgate.sock")))
+	d.must("start", "-d")
+	waitUntil(t, "the warning in the log", func() bool { return strings.Contains(d.log(), "no control socket") })
+	s := &server{t: t, addrs: map[string]string{}}
+	for _, line := range strings.Split(d.log(), "\n") {
+		if strings.Contains(line, "msg=listening") && strings.Contains(line, "listener=api") {
+			s.addrs["api"] = strings.TrimPrefix(line[strings.Index(line, "addr="):], "addr=")
+		}
+	}
+	if n := s.call("getAllClientIdCount", nil); n != 0.0 {
+		t.Fatalf("the API of an instance without a control socket: %v", n)
+	}
+	_, errOut, code := d.run("status")
+	if code == 0 || !strings.Contains(errOut, "running without a control socket") {
+		t.Fatalf("status: exit %d, %q", code, errOut)
+	}
+	pid := d.pid()
+	syscall.Kill(pid, syscall.SIGTERM)
+	waitUntil(t, "the process gone", func() bool { return syscall.Kill(pid, 0) != nil })
+}

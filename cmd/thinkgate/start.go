@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,13 +58,22 @@ func start(f *flags, stdout, stderr io.Writer) int {
 		return fail(exitFailed, err)
 	}
 	ln, err := control.Listen(in.sock)
-	if err != nil {
+	switch {
+	case errors.Is(err, control.ErrInUse):
 		node.Close()
 		return fail(exitFailed, err)
+	case err != nil:
+		// Windows before 10 1803 and Wine have no unix sockets: serve
+		// anyway; only the verbs cannot reach this process.
+		logs.Warn("no control socket: stop, reload, status and connections cannot reach this process; stop it with Ctrl-C or a signal",
+			"err", err)
+	default:
+		node.Control = ln
 	}
-	node.Control = ln
 	if err := control.WritePid(in.pidPath); err != nil {
-		ln.Close()
+		if ln != nil {
+			ln.Close()
+		}
 		node.Close()
 		return fail(exitFailed, err)
 	}
@@ -145,6 +155,10 @@ func (in instance) staleText() string {
 		return "stale pid file " + in.pidPath + " (it holds no process id)"
 	}
 	if control.Alive(in.pid) {
+		if _, err := os.Stat(in.sock); err != nil {
+			return "pid " + strconv.Itoa(in.pid) + " (pid file " + in.pidPath + ") is running without a control socket at " + in.sock +
+				" (it could not make one: see its log); stop it with Ctrl-C or kill " + strconv.Itoa(in.pid)
+		}
 		return "stale pid file " + in.pidPath + ": pid " + strconv.Itoa(in.pid) + " is running but does not answer on " + in.sock + " (not thinkgate, or hung)"
 	}
 	return "stale pid file " + in.pidPath + ": pid " + strconv.Itoa(in.pid) + " is gone"

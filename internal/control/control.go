@@ -60,13 +60,16 @@ type Connection struct {
 // Listen opens the control socket at path, owner-only (0600). A socket file
 // left behind by a process that is gone is replaced; one that answers is in
 // use and gives an error.
+// ErrInUse is a control socket another running thinkgate answers on.
+var ErrInUse = errors.New("another thinkgate answers on it")
+
 func Listen(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return nil, fmt.Errorf("control socket %s: another thinkgate answers on it", path)
+		return nil, fmt.Errorf("control socket %s: %w", path, ErrInUse)
 	}
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
