@@ -481,3 +481,22 @@ func TestAppSlowBodiesCannotTakeEveryDescriptor(t *testing.T) {
 		return strings.Contains(s.logs(), "http connection limit reached")
 	})
 }
+
+// TestAppOverTCPChannel: with php.channel = "tcp" (what Windows uses, where
+// a worker cannot be given extra descriptors) the app is served the same:
+// a page, a streamed response, a worker that exits replaced.
+func TestAppOverTCPChannel(t *testing.T) {
+	s, base := startApp(t, "[php]\nchannel = \"tcp\"\nworkers = 1")
+	if r, b := get(t, base+"/hello"); r.StatusCode != 200 || !strings.Contains(b, "hello") {
+		t.Fatalf("/hello over the tcp channel: %d %q", r.StatusCode, b)
+	}
+	if r, b := get(t, base+"/stream?n=2&gap=10"); r.StatusCode != 200 || b != "data: 1\n\ndata: 2\n\n" {
+		t.Fatalf("a stream over the tcp channel: %d %q", r.StatusCode, b)
+	}
+	if r, b := get(t, base+"/exit"); r.StatusCode != 200 || b != "partial output before exit" {
+		t.Fatalf("/exit: %d %q", r.StatusCode, b)
+	}
+	if r, _ := get(t, base+"/hello"); r.StatusCode != 200 {
+		t.Fatalf("after exit(), the replacement worker (over tcp) answered %d\n%s", r.StatusCode, s.logs())
+	}
+}

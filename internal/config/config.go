@@ -133,6 +133,7 @@ type PHP struct {
 	Debug          bool     `toml:"debug" live:"" doc:"Show exception messages in 500 responses."`
 	Watch          bool     `toml:"watch" doc:"Reload the workers when the app's PHP, config or .env files change (development; also thinkgate start -watch). With workers = 0 it runs one worker, so templates are never compiled by two at once."`
 	MemoryLimit    string   `toml:"memory_limit" doc:"PHP's memory_limit in each worker (php-cli's own default is unlimited): a request that allocates more dies with PHP's fatal error, gets 500, and its worker is replaced. -1 for none."`
+	Channel        string   `toml:"channel" doc:"How workers and thinkgate exchange requests: pipes (two extra descriptors per worker; not on Windows), tcp (a loopback connection each worker opens back to thinkgate with a one-time token), or auto (tcp on Windows, pipes elsewhere)."`
 	MaxResponse    int      `toml:"max_response" doc:"Largest whole response, in bytes, a worker may send; a larger one gets 502 and the worker is replaced (stream bigger files with Thinkgate\\Response::stream or a file response)."`
 	Preload        bool     `toml:"preload" doc:"ThinkPHP: load app/middleware.php once per worker and each route folder's files once, at their first request (true); false loads them on every request, as php think run does (for route files that depend on the request)."`
 }
@@ -214,7 +215,7 @@ func Default() Config {
 		GWCompat: GWCompat{Register: "127.0.0.1:1236", Inner: "127.0.0.1:2900", LanIP: "127.0.0.1"},
 		HTTP:     HTTP{Listen: "0.0.0.0:8000", MaxBodySize: 8 << 20, MaxUploadSize: 2 << 20, ReadTimeout: Duration{60 * time.Second}},
 		PHP: PHP{App: ".", Public: "public", Binary: "php", MaxJobs: 10000, MaxMemory: 128 << 20, Preload: true,
-			MemoryLimit: "256M", MaxResponse: 64 << 20,
+			MemoryLimit: "256M", MaxResponse: 64 << 20, Channel: "auto",
 			RequestTimeout: Duration{60 * time.Second}, QueueTimeout: Duration{10 * time.Second}, BootTimeout: Duration{30 * time.Second}},
 		Log: Log{Level: "info", Format: "text"},
 		Events: Events{Sink: "none", WebhookBatch: 100, WebhookWait: Duration{50 * time.Millisecond},
@@ -488,6 +489,7 @@ func (c *Config) Validate() error {
 		{"php.max_memory", nonNegative(c.PHP.MaxMemory)},
 		{"php.memory_limit", requires(memoryLimit.MatchString(c.PHP.MemoryLimit), "a PHP size: -1, or a number with an optional K, M or G (256M)")},
 		{"php.max_response", between(c.PHP.MaxResponse, 1, 1<<31-1)},
+		{"php.channel", oneOf(c.PHP.Channel, "auto", "pipes", "tcp")},
 		{"php.request_timeout", positiveDur(c.PHP.RequestTimeout)},
 		{"php.queue_timeout", positiveDur(c.PHP.QueueTimeout)},
 		{"php.boot_timeout", positiveDur(c.PHP.BootTimeout)},

@@ -13,7 +13,7 @@ import (
 // and superglobals, calls the handler, frames the answer back.
 func BenchmarkHop(b *testing.B) {
 	php := "php"
-	spec := Spec{PHP: php, Args: []string{"../../php/worker.php", "../../bench/php/noop_app.php"}, BootTimeout: 10 * time.Second}
+	spec := Spec{PHP: php, Args: []string{"../../php/worker.php", "../../bench/php/noop_app.php"}, BootTimeout: 10 * time.Second, Channel: testChannel}
 	p, err := NewPool(spec, PoolOptions{Workers: 1, RequestTimeout: 10 * time.Second, QueueTimeout: 10 * time.Second, StopGrace: time.Second}, quiet)
 	if err != nil {
 		b.Skip(err)

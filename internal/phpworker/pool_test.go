@@ -24,6 +24,10 @@ type fixture struct {
 	broken string // create this file to make new workers fail to boot
 }
 
+// testChannel is the worker channel the pool tests use: the default, or
+// THINKGATE_TEST_CHANNEL=tcp (scripts/test runs this package both ways).
+var testChannel = os.Getenv("THINKGATE_TEST_CHANNEL")
+
 func newPool(t *testing.T, opts PoolOptions) *fixture {
 	t.Helper()
 	php := needPHP(t)
@@ -39,7 +43,7 @@ func newPool(t *testing.T, opts PoolOptions) *fixture {
 	}
 	opts.StopGrace = time.Second
 	spec := Spec{PHP: php, Args: []string{"../../php/worker.php", "../../php/tests/fixture_app.php"},
-		Env: []string{"FIXTURE_BROKEN_FILE=" + f.broken}, BootTimeout: 10 * time.Second}
+		Env: []string{"FIXTURE_BROKEN_FILE=" + f.broken}, BootTimeout: 10 * time.Second, Channel: testChannel}
 	p, err := NewPool(spec, opts, quiet)
 	if err != nil {
 		t.Fatal(err)

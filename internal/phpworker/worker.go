@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,19 @@ type Spec struct {
 	// Push runs a gateway operation a request asked for (a TypePush frame's
 	// meta) and returns the TypePushOK meta; nil answers every push with an error.
 	Push func(meta []byte) []byte
+	// Channel carries the frames: "pipes" (fd 3 and 4, the default off
+	// Windows) or "tcp" (a loopback connection the worker makes back to
+	// a port of this process, authenticated by a one-time token: Go cannot
+	// pass extra descriptors to a child on Windows). "" picks the default.
+	Channel string
+}
+
+// DefaultChannel is the channel where Spec.Channel is "".
+func DefaultChannel() string {
+	if runtime.GOOS == "windows" {
+		return "tcp"
+	}
+	return "pipes"
 }
 
 // Errors a request can end with; the HTTP front maps them to statuses.
@@ -67,7 +81,7 @@ type Worker struct {
 	maxJobs int // retire after this many requests (0: never); set by the pool
 
 	cmd     *exec.Cmd
-	toPHP   *os.File
+	toPHP   io.WriteCloser
 	fromPHP *bufio.Reader
 	limits  Limits
 	push    func([]byte) []byte
@@ -88,15 +102,8 @@ func (w *Worker) Busy() bool { return w.busy.Load() }
 
 // Start runs a worker and waits for its READY frame.
 func Start(spec Spec, log *slog.Logger) (*Worker, error) {
-	toPHP, goWrites, err := pipe()
-	if err != nil {
-		return nil, fmt.Errorf("worker pipes: %w", err)
-	}
-	goReads, fromPHP, err := pipe()
-	if err != nil {
-		toPHP.Close()
-		goWrites.Close()
-		return nil, fmt.Errorf("worker pipes: %w", err)
+	if spec.Channel == "" {
+		spec.Channel = DefaultChannel()
 	}
 	// OPcache in the CLI: code is compiled once per worker, and files the app
 	// includes on every request (ThinkPHP's route files) are not recompiled,
@@ -108,19 +115,19 @@ func Start(spec Spec, log *slog.Logger) (*Worker, error) {
 	cmd := exec.Command(spec.PHP, append(args, spec.Args...)...)
 	cmd.Dir = spec.Dir
 	cmd.Env = append(os.Environ(), spec.Env...)
-	cmd.ExtraFiles = []*os.File{toPHP, fromPHP} // fd 3 and fd 4
 	cmd.SysProcAttr = procAttr()
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
+	ch, err := openChannel(spec.Channel, cmd)
+	if err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
-		for _, f := range []*os.File{toPHP, goWrites, goReads, fromPHP} {
-			f.Close()
-		}
+		ch.abort()
 		return nil, &BootError{Err: fmt.Errorf("starting %s: %w", spec.PHP, err)}
 	}
-	toPHP.Close()
-	fromPHP.Close()
-	w := &Worker{PID: cmd.Process.Pid, Started: time.Now(), cmd: cmd, toPHP: goWrites, fromPHP: bufio.NewReaderSize(goReads, 64<<10),
+	ch.started()
+	w := &Worker{PID: cmd.Process.Pid, Started: time.Now(), cmd: cmd,
 		limits: spec.Limits, push: spec.Push, log: log.With("pid", cmd.Process.Pid), exited: make(chan struct{})}
 	var output sync.WaitGroup
 	output.Add(2)
@@ -129,12 +136,18 @@ func Start(spec Spec, log *slog.Logger) (*Worker, error) {
 	go func() {
 		output.Wait() // all output read before Wait closes the pipes
 		cmd.Wait()
-		goReads.Close()
+		ch.closeRead()
 		close(w.exited)
 	}()
 
 	ready := make(chan error, 1)
 	go func() {
+		to, from, err := ch.connect(spec.BootTimeout)
+		if err != nil {
+			ready <- err
+			return
+		}
+		w.toPHP, w.fromPHP = to, bufio.NewReaderSize(from, 64<<10)
 		f, err := ReadFrame(w.fromPHP, w.limits)
 		switch {
 		case err != nil:
@@ -194,8 +207,10 @@ func (w *Worker) Kill() { w.cmd.Process.Kill() }
 
 // Stop asks the worker to finish (STOP frame), then kills it after grace.
 func (w *Worker) Stop(grace time.Duration) {
-	WriteFrame(w.toPHP, &Frame{Type: TypeStop})
-	w.toPHP.Close()
+	if w.toPHP != nil {
+		WriteFrame(w.toPHP, &Frame{Type: TypeStop})
+		w.toPHP.Close()
+	}
 	select {
 	case <-w.exited:
 	case <-time.After(grace):

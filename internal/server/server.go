@@ -391,7 +391,11 @@ func poolConfig(cfg config.Config, push func([]byte) []byte) (phpworker.Spec, ph
 			env = append(env, "THINKGATE_ON_"+name+"="+path)
 		}
 	}
-	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration, Push: push,
+	channel := c.Channel
+	if channel == "auto" {
+		channel = "" // phpworker.DefaultChannel
+	}
+	spec = phpworker.Spec{PHP: c.Binary, Args: args, Dir: c.App, Env: env, BootTimeout: c.BootTimeout.Duration, Push: push, Channel: channel,
 		INI: []string{"memory_limit=" + c.MemoryLimit}, Limits: phpworker.Limits{Body: c.MaxResponse}}
 	opts = phpworker.PoolOptions{
 		Workers: workers, MaxJobs: c.MaxJobs, MaxMemory: int64(c.MaxMemory), RequestTimeout: c.RequestTimeout.Duration,

@@ -30,9 +30,29 @@ final class Worker
         $this->debug = $debug;
     }
 
-    /** Opens the protocol pipes thinkgate passes as fd 3 and fd 4. */
+    /**
+     * Opens the protocol channel thinkgate gave this worker: the pipes it
+     * passes as fd 3 and fd 4, or (THINKGATE_CHANNEL=tcp://..., where a child
+     * cannot be given extra descriptors, as on Windows) a loopback
+     * connection back to thinkgate, opened with the one-time token it set.
+     */
     public static function fromPipes(bool $debug = false): self
     {
+        $channel = getenv('THINKGATE_CHANNEL');
+        if (is_string($channel) && str_starts_with($channel, 'tcp://')) {
+            $token = (string)getenv('THINKGATE_CHANNEL_TOKEN');
+            putenv('THINKGATE_CHANNEL_TOKEN'); // nothing the app runs needs to see it
+            unset($_SERVER['THINKGATE_CHANNEL_TOKEN'], $_ENV['THINKGATE_CHANNEL_TOKEN']);
+            $ctx = stream_context_create(['socket' => ['tcp_nodelay' => true]]); // one frame, one segment, at once
+            $s = @stream_socket_client($channel, $errno, $errstr, 10, STREAM_CLIENT_CONNECT, $ctx);
+            if (!$s) {
+                fwrite(STDERR, "thinkgate worker: cannot connect back to thinkgate at $channel: $errstr\n");
+                exit(2);
+            }
+            stream_set_blocking($s, true);
+            fwrite($s, $token . "\n");
+            return new self($s, $s, $debug);
+        }
         $in = @fopen('php://fd/3', 'rb');
         $out = @fopen('php://fd/4', 'wb');
         if (!$in || !$out) {
