@@ -28,6 +28,7 @@ type HTTPOptions struct {
 	Metrics     http.Handler                         // served at /metrics when set
 	Observe     func(method string, d time.Duration) // told of every /api request when set
 	Limited     func()                               // told of every request turned away by the rate limit, when set
+	Admin       http.Handler                         // the admin page (/admin, /admin/...), served behind the key when set
 }
 
 // NewHTTP returns the HTTP API handler:
@@ -52,6 +53,10 @@ func NewHTTP(h hub.Doer, opts HTTPOptions, log *slog.Logger) *HTTP {
 		writeJSON(w, http.StatusOK, opts.Status())
 	}))
 	mux.HandleFunc("/api/", a.auth(a.serveAPI))
+	if opts.Admin != nil {
+		mux.Handle("/admin", a.auth(opts.Admin.ServeHTTP))
+		mux.Handle("/admin/", a.auth(opts.Admin.ServeHTTP))
+	}
 	if opts.Metrics != nil {
 		mux.HandleFunc("/metrics", a.auth(opts.Metrics.ServeHTTP))
 	}
@@ -131,8 +136,15 @@ func (a *HTTP) auth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, []byte("Bearer "+key)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="thinkgate"`)
+		// A browser on the admin page logs in with HTTP Basic: any user
+		// name, the key as the password; the page's own calls then carry it.
+		_, pass, basic := r.BasicAuth()
+		if subtle.ConstantTimeCompare(got, []byte("Bearer "+key)) != 1 && (!basic || subtle.ConstantTimeCompare([]byte(pass), []byte(key)) != 1) {
+			if strings.HasPrefix(r.URL.Path, "/admin") {
+				w.Header().Set("WWW-Authenticate", `Basic realm="thinkgate admin (password: api.key)", charset="UTF-8"`)
+			} else {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="thinkgate"`)
+			}
 			writeError(w, errorf(http.StatusUnauthorized, CodeUnauthorized, "missing or wrong API key (Authorization: Bearer <api.key>)"))
 			return
 		}

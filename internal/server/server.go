@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"thinkgate/internal/accept"
+	"thinkgate/internal/admin"
 	"thinkgate/internal/api"
 	"thinkgate/internal/appserver"
 	"thinkgate/internal/certs"
@@ -80,6 +81,7 @@ type Node struct {
 	cfg          config.Config                    // the configuration in force
 	hb           atomic.Pointer[config.Heartbeat] // cfg.Heartbeat, read without mu
 	lastPingWarn atomic.Int64
+	recorder     *admin.Recorder // the last client events, for the admin page
 	log          *slog.Logger
 	logs         *logging.Logger
 	started      time.Time
@@ -494,7 +496,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	var err error
-	sinks := events.Multi{n.workers}
+	n.recorder = &admin.Recorder{}
+	sinks := events.Multi{n.workers, n.recorder}
 	if ev := n.cfg.Events; ev.Sink == "webhook" {
 		n.hook = webhook.New(webhookOptions(ev), n.log.With("component", "webhook"))
 		if n.cluster != nil { // online and offline mean on the whole cluster
@@ -537,6 +540,12 @@ func (n *Node) Run(ctx context.Context) error {
 		Key: n.cfg.API.Key, MaxBodySize: int64(n.cfg.API.MaxBodySize), Status: n.Status,
 		Metrics: n.metrics.Handler(), Observe: n.metrics.APIRequest,
 		Limited: func() { n.metrics.RateLimited("api_rate") },
+		Admin: admin.Handler(n.recorder, func() string {
+			var b strings.Builder
+			cfg := n.config()
+			config.Write(&b, &cfg) // secrets masked
+			return b.String()
+		}),
 	}, n.log)
 	n.api.SetRate(n.cfg.Limits.APIRate)
 	n.http = &http.Server{
