@@ -19,20 +19,8 @@ import (
 // onMessage (with the session it wrote) and onClose for a real WebSocket
 // client, and its sendToCurrentClient replies reach that client.
 func TestBusinessWorkerAttach(t *testing.T) {
-	php := needPHP(t)
 	s := start(t, "[gwcompat]\nsecret = \"k\"")
-	worker := exec.Command(php, "testdata/businessworker.php")
-	worker.Env = append(os.Environ(), "REGISTER="+s.addr("register"), "SECRET=k")
-	stdout, _ := worker.StdoutPipe()
-	worker.Stderr = os.Stderr
-	if err := worker.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer worker.Process.Kill()
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "attached" {
-		t.Fatalf("worker did not attach: %q", lines.Text())
-	}
+	worker, lines := startBusinessWorker(t, s)
 	waitFor(t, func() bool { return strings.Contains(s.logs(), "BusinessWorker attached") })
 	// Clients are timed out (heartbeat.timeout, 120 s) with no server ping:
 	// the start says so, as a GatewayWorker app moved over would lose its
@@ -78,22 +66,31 @@ func TestBusinessWorkerAttach(t *testing.T) {
 	worker.Wait()
 }
 
-// TestBusinessWorkerWithGatewaySettings: with the gateway's ping settings
-// carried over, a BusinessWorker attaching gets no warning.
-func TestBusinessWorkerWithGatewaySettings(t *testing.T) {
-	php := needPHP(t)
-	s := start(t, "[gwcompat]\nsecret = \"k\"\n[heartbeat]\ntimeout = \"0s\"\nserver_ping = '{\"type\":\"ping\"}'\nserver_ping_interval = \"10s\"")
-	worker := exec.Command(php, "testdata/businessworker.php")
+// startBusinessWorker runs testdata/businessworker.php against s (secret
+// "k") until the test ends, and returns it once it says it attached, with
+// the rest of its output.
+func startBusinessWorker(t *testing.T, s *server) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	worker := exec.Command(needPHP(t), "testdata/businessworker.php")
 	worker.Env = append(os.Environ(), "REGISTER="+s.addr("register"), "SECRET=k")
 	stdout, _ := worker.StdoutPipe()
 	worker.Stderr = os.Stderr
 	if err := worker.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer worker.Process.Kill()
-	if lines := bufio.NewScanner(stdout); !lines.Scan() || lines.Text() != "attached" {
+	t.Cleanup(func() { worker.Process.Kill(); worker.Wait() })
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "attached" {
 		t.Fatalf("worker did not attach: %q", lines.Text())
 	}
+	return worker, lines
+}
+
+// TestBusinessWorkerWithGatewaySettings: with the gateway's ping settings
+// carried over, a BusinessWorker attaching gets no warning.
+func TestBusinessWorkerWithGatewaySettings(t *testing.T) {
+	s := start(t, "[gwcompat]\nsecret = \"k\"\n[heartbeat]\ntimeout = \"0s\"\nserver_ping = '{\"type\":\"ping\"}'\nserver_ping_interval = \"10s\"")
+	startBusinessWorker(t, s)
 	waitFor(t, func() bool { return strings.Contains(s.logs(), "BusinessWorker attached") })
 	s.dial()                           // a line the server logs after the attach (client connected)
 	time.Sleep(200 * time.Millisecond) // the warning would have come right after "attached"
