@@ -30,9 +30,7 @@ type devtools struct {
 func openDevtools(t *testing.T, chromium, url string) *devtools {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--remote-debugging-port=0", "--window-size=1280,900", "--user-data-dir="+t.TempDir(), url)
+	cmd := exec.CommandContext(ctx, chromium, chromiumArgs(t, "--remote-debugging-port=0", "--window-size=1280,900", url)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		cancel()

@@ -148,12 +148,7 @@ func TestAppUploadRoundTrip(t *testing.T) {
 // port removes it and says so.
 func TestAppUploadSpoolSurvivesNoKill(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	conf := fmt.Sprintf("[http]\nlisten = %q", addr)
 	s, _ := startApp(t, conf)
 	// An upload whose file part has begun and stalls.

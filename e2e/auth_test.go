@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -24,24 +22,8 @@ const authSecret = "e2e-secret"
 // status line of the answer.
 func handshakeStatus(t *testing.T, addr, path string, h http.Header) string {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n", path, addr)
-	for k, vs := range h {
-		for _, v := range vs {
-			fmt.Fprintf(nc, "%s: %s\r\n", k, v)
-		}
-	}
-	fmt.Fprint(nc, "\r\n")
-	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReader(nc).ReadString('\n')
-	if err != nil {
-		t.Fatalf("handshake answer: %v", err)
-	}
-	return strings.TrimSpace(line)
+	status, _, _ := strings.Cut(handshakeAnswer(t, addr, path, h), "\n")
+	return strings.TrimSpace(status)
 }
 
 func sign(claims map[string]any, secret string) string { return token.Sign(claims, []byte(secret)) }

@@ -149,14 +149,20 @@ func TestBrowserResidentApp(t *testing.T) {
 	waitText("boundhello from the backend")
 }
 
+// chromiumArgs are headless Chromium's flags for the tests: a profile of
+// the test's own, nothing fetched from the network on its own, then extra.
+func chromiumArgs(t *testing.T, extra ...string) []string {
+	return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir()}, extra...)
+}
+
 // openInChromium opens url in headless Chromium until the test ends, and
 // shows Chromium's stderr if the test failed.
 func openInChromium(t *testing.T, chromium, url string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), url)
+	cmd := exec.CommandContext(ctx, chromium, chromiumArgs(t, url)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -13,20 +13,30 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// handshakeAnswer sends a WebSocket handshake and returns the answer: the
-// status line of an accepted one (the connection is left open until the
-// test ends), the whole answer of a refused one (status, headers, body).
-func handshakeAnswer(t *testing.T, addr string) string {
+// handshakeAnswer sends a WebSocket handshake for path, with the headers
+// h, and returns the answer: the status line of an accepted one (the
+// connection is left open until the test ends), the whole answer of a
+// refused one (status, headers, body).
+func handshakeAnswer(t *testing.T, addr, path string, h http.Header) string {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	fmt.Fprintf(nc, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	fmt.Fprintf(nc, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n", path, addr)
+	for k, vs := range h {
+		for _, v := range vs {
+			fmt.Fprintf(nc, "%s: %s\r\n", k, v)
+		}
+	}
+	fmt.Fprint(nc, "\r\n")
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	r := bufio.NewReader(nc)
-	status, _ := r.ReadString('\n')
+	status, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("handshake answer: %v", err)
+	}
 	if strings.HasPrefix(status, "HTTP/1.1 101 ") {
 		return status
 	}
@@ -63,7 +73,7 @@ func TestRateLimits(t *testing.T) {
 		for range 3 {
 			cs = append(cs, s.dial())
 		}
-		if a := handshakeAnswer(t, s.addr("ws")); !strings.HasPrefix(a, "HTTP/1.1 429 ") || !strings.Contains(a, "limits.connections_per_ip") {
+		if a := handshakeAnswer(t, s.addr("ws"), "/", nil); !strings.HasPrefix(a, "HTTP/1.1 429 ") || !strings.Contains(a, "limits.connections_per_ip") {
 			t.Fatalf("the fourth client from one address got %q", a)
 		}
 		cs[0].Close()
@@ -77,7 +87,7 @@ func TestRateLimits(t *testing.T) {
 		s := start(t, "[limits]\nloopback = true\nconnections_per_ip = 0\nconnect_rate_per_ip = 2")
 		refused := ""
 		for i := range 10 { // a burst of 4 passes, then 2 a second
-			if a := handshakeAnswer(t, s.addr("ws")); !strings.HasPrefix(a, "HTTP/1.1 101 ") {
+			if a := handshakeAnswer(t, s.addr("ws"), "/", nil); !strings.HasPrefix(a, "HTTP/1.1 101 ") {
 				refused = fmt.Sprintf("attempt %d: %s", i, a)
 				break
 			}

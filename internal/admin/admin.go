@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -92,7 +93,7 @@ func (r *Recorder) Connect(c *events.Conn) {
 func (r *Recorder) Message(c *hub.Client, binary bool, data []byte) {
 	d := string(data[:min(len(data), 200)])
 	if binary {
-		d = "(binary, " + itoa(len(data)) + " bytes)"
+		d = "(binary, " + strconv.Itoa(len(data)) + " bytes)"
 	}
 	r.add(Event{Type: "message", ClientID: c.ID, UID: c.UID(), Data: d})
 }
@@ -100,9 +101,4 @@ func (r *Recorder) Message(c *hub.Client, binary bool, data []byte) {
 // Close records a client gone.
 func (r *Recorder) Close(c *hub.Client) {
 	r.add(Event{Type: "close", ClientID: c.ID, UID: c.UID()})
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

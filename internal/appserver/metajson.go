@@ -2,7 +2,6 @@ package appserver
 
 import (
 	"encoding/json"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -59,25 +58,24 @@ func scanHead(b []byte) (head, bool) {
 		if !ok || !s.byte(':') {
 			return h, false
 		}
-		k := slices.Index([]string{"status", "mem", "headers"}, key)
-		if k < 0 || seen[k] {
+		var k int
+		switch key {
+		case "status":
+			k = 0
+			h.status, ok = s.uint()
+		case "mem":
+			k = 1
+			_, ok = s.uint()
+		case "headers":
+			k = 2
+			ok = !seen[k] && s.headers(&h)
+		default:
+			return h, false
+		}
+		if !ok || seen[k] {
 			return h, false
 		}
 		seen[k] = true
-		switch key {
-		case "status":
-			if h.status, ok = s.uint(); !ok {
-				return h, false
-			}
-		case "mem":
-			if _, ok = s.uint(); !ok {
-				return h, false
-			}
-		case "headers":
-			if !s.headers(&h) {
-				return h, false
-			}
-		}
 		if s.byte('}') {
 			return h, s.end()
 		}

@@ -207,10 +207,8 @@ func (w *Worker) Kill() { w.cmd.Process.Kill() }
 
 // Stop asks the worker to finish (STOP frame), then kills it after grace.
 func (w *Worker) Stop(grace time.Duration) {
-	if w.toPHP != nil {
-		WriteFrame(w.toPHP, &Frame{Type: TypeStop})
-		w.toPHP.Close()
-	}
+	WriteFrame(w.toPHP, &Frame{Type: TypeStop})
+	w.toPHP.Close()
 	select {
 	case <-w.exited:
 	case <-time.After(grace):

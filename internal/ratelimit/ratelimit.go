@@ -35,13 +35,13 @@ func (b *Bucket) Allow(now time.Time, rate, burst float64) bool {
 }
 
 // Keyed keeps a bucket and a count of what is open for each key (a client
-// address, an API key), safe for concurrent use. It holds at most MaxKeys
-// keys: past that, keys with nothing open are forgotten (their buckets
-// start full again), so an attacker with many addresses costs bounded
-// memory.
+// address, an API key), safe for concurrent use. Past MaxKeys keys, those
+// with nothing open are forgotten (their buckets start full again), so an
+// attacker with many addresses costs memory only for what it holds open.
 type Keyed struct {
 	mu      sync.Mutex
 	keys    map[string]*entry
+	sweepAt int // the size at which keys with nothing open are forgotten next
 	MaxKeys int // 0: 100,000
 }
 
@@ -56,16 +56,20 @@ func (k *Keyed) get(key string) *entry {
 	}
 	e := k.keys[key]
 	if e == nil {
-		max := k.MaxKeys
-		if max <= 0 {
-			max = 100_000
+		limit := k.MaxKeys
+		if limit <= 0 {
+			limit = 100_000
 		}
-		if len(k.keys) >= max {
+		if len(k.keys) >= max(k.sweepAt, limit) {
 			for key, e := range k.keys {
 				if e.open == 0 {
 					delete(k.keys, key)
 				}
 			}
+			// Keys that all hold something open stay; the next sweep waits
+			// until the map has doubled, so a flood of addresses that each
+			// keep a connection costs one pass per doubling, not one per key.
+			k.sweepAt = 2 * len(k.keys)
 		}
 		e = &entry{}
 		k.keys[key] = e

@@ -77,14 +77,14 @@ func init() {
 
 // Node is one running thinkgate node.
 type Node struct {
-	mu           sync.Mutex                       // guards cfg and serializes reloads
-	cfg          config.Config                    // the configuration in force
-	hb           atomic.Pointer[config.Heartbeat] // cfg.Heartbeat, read without mu
-	lastPingWarn atomic.Int64
-	recorder     *admin.Recorder // the last client events, for the admin page
-	log          *slog.Logger
-	logs         *logging.Logger
-	started      time.Time
+	mu       sync.Mutex                       // guards cfg and serializes reloads
+	cfg      config.Config                    // the configuration in force
+	hb       atomic.Pointer[config.Heartbeat] // cfg.Heartbeat, read without mu
+	pingWarn minuteLog
+	recorder *admin.Recorder // the last client events, for the admin page
+	log      *slog.Logger
+	logs     *logging.Logger
+	started  time.Time
 
 	// LoadConfig re-reads the configuration for Reload; nil keeps the
 	// current one (certificates, workers and the log file are still renewed).
@@ -297,6 +297,17 @@ func isThinkPHP(dir string) bool {
 	return true
 }
 
+// minuteLog lets a warning that can repeat (a limit reached again and
+// again) be logged at most once a minute.
+type minuteLog struct{ last atomic.Int64 }
+
+// due reports whether the warning may be logged now, and if so takes the
+// minute.
+func (m *minuteLog) due() bool {
+	now, last := time.Now().Unix(), m.last.Load()
+	return now-last >= 60 && m.last.CompareAndSwap(last, now)
+}
+
 // warnNoServerPing says, when a BusinessWorker attaches, that idle clients
 // are being closed with no server ping to keep them alive: a GatewayWorker
 // app moved over unchanged relied on its gateway's pingInterval/pingData,
@@ -307,7 +318,7 @@ func (n *Node) warnNoServerPing(key string) {
 	if hb == nil || hb.Timeout.Duration == 0 || hb.ServerPing != "" {
 		return
 	}
-	if now, last := time.Now().Unix(), n.lastPingWarn.Load(); now-last >= 60 && n.lastPingWarn.CompareAndSwap(last, now) {
+	if n.pingWarn.due() {
 		n.log.Warn("a BusinessWorker attached, and clients silent for heartbeat.timeout are closed with no server ping set: "+
 			"carry over your gateway's pingInterval/pingData (heartbeat.server_ping_interval, heartbeat.server_ping) and "+
 			"pingNotResponseLimit (heartbeat.timeout = \"0s\" for 0); see docs/migrate-from-gatewayworker.md",
@@ -573,9 +584,9 @@ func (n *Node) Run(ctx context.Context) error {
 	for _, name := range []string{"api", "text", "register", "inner"} {
 		if ln := n.listeners[name]; ln != nil {
 			key, limit := caps[name].key, caps[name].n
-			var last atomic.Int64
+			var warn minuteLog
 			n.listeners[name] = accept.Limit(ln, limit, func() {
-				if now, l := time.Now().Unix(), last.Load(); now-l >= 60 && last.CompareAndSwap(l, now) {
+				if warn.due() {
 					n.log.Warn("connection limit reached; new connections wait", "listener", name, key, limit)
 				}
 			})
@@ -633,11 +644,11 @@ func (n *Node) Run(ctx context.Context) error {
 				}
 			})
 		}
-		var lastFull atomic.Int64
+		var fullWarn minuteLog
 		httpCap := httpMaxConnections(n.cfg) // read here: Reload rewrites n.cfg
 		serve("http", func(ln net.Listener) error {
 			ln = accept.Limit(ln, httpCap, func() {
-				if now, last := time.Now().Unix(), lastFull.Load(); now-last >= 60 && lastFull.CompareAndSwap(last, now) {
+				if fullWarn.due() {
 					n.log.Warn("http connection limit reached; new connections wait", "http.max_connections", httpCap)
 				}
 			})

@@ -44,9 +44,8 @@ const maxHandshakes = 4096
 // handshakes are the connections between accept and the end of their
 // handshake, oldest first.
 type handshakes struct {
-	mu      sync.Mutex
-	list    list.List // of net.Conn
-	evicted atomic.Uint64
+	mu   sync.Mutex
+	list list.List // of net.Conn
 }
 
 // add records nc, dropping the oldest handshake first when maxHandshakes
@@ -60,7 +59,6 @@ func (h *handshakes) add(nc net.Conn) *list.Element {
 	e := h.list.PushBack(nc)
 	h.mu.Unlock()
 	if oldest != nil {
-		h.evicted.Add(1)
 		oldest.Close() // its handshake fails and its goroutine ends
 	}
 	return e
@@ -282,7 +280,27 @@ func (h *headerReader) Read(p []byte) (int, error) {
 }
 
 // goingAway is the close frame every client gets when the server shuts down.
-var goingAway = ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, "server shutting down")))
+var goingAway = closeFrame(int(ws.StatusGoingAway), "server shutting down")
+
+// closeFrame is a compiled close frame with code and reason.
+func closeFrame(code int, reason string) []byte {
+	return ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))
+}
+
+// keepHead drops all of a write queue but its head, which may be the rest
+// of a frame already partly written and must go out whole; it returns the
+// queue and how many bytes it dropped.
+func keepHead(queue [][]byte) ([][]byte, int) {
+	if len(queue) <= 1 {
+		return queue, 0
+	}
+	dropped := 0
+	for _, f := range queue[1:] {
+		dropped += len(f)
+	}
+	clear(queue[1:])
+	return queue[:1], dropped
+}
 
 // peerState gives a connection's Peer its events one at a time, and none
 // after Closed, which comes as soon as the connection starts closing.

@@ -507,14 +507,10 @@ func (c *econn) dropLocked(code int, reason string) {
 		return
 	}
 	c.closing = true
-	if len(c.queue) > 1 {
-		for _, f := range c.queue[1:] {
-			c.pending -= len(f)
-		}
-		clear(c.queue[1:])
-		c.queue = c.queue[:1]
-	}
-	if !c.writeLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))) {
+	var dropped int
+	c.queue, dropped = keepHead(c.queue)
+	c.pending -= dropped
+	if !c.writeLocked(closeFrame(code, reason)) {
 		return // the socket failed: kicked
 	}
 	if len(c.queue) == 0 {
@@ -614,7 +610,7 @@ func (c *econn) Close(code int, reason string) {
 		return
 	}
 	c.closing = true
-	if c.writeLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason)))) && len(c.queue) == 0 {
+	if c.writeLocked(closeFrame(code, reason)) && len(c.queue) == 0 {
 		c.lingerLocked()
 	}
 	c.mu.Unlock()

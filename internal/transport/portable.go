@@ -210,7 +210,7 @@ func (c *conn) Close(code int, reason string) {
 		return
 	}
 	c.closing = true
-	c.enqueueLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))))
+	c.enqueueLocked(closeFrame(code, reason))
 	// The client is gone for the application now, not when the close
 	// handshake ends (which can take seconds): isOnline and counts drop at
 	// once.
@@ -294,15 +294,11 @@ func (c *conn) Destroy() {
 // finished within DropGrace ends the socket.
 func (c *conn) dropLocked(code int, reason string) {
 	c.closing = true
-	if len(c.queue) > 1 {
-		for _, f := range c.queue[1:] {
-			c.pending -= len(f)
-		}
-		clear(c.queue[1:])
-		c.queue = c.queue[:1]
-	}
+	var dropped int
+	c.queue, dropped = keepHead(c.queue)
+	c.pending -= dropped
 	c.nc.SetWriteDeadline(time.Now().Add(DropGrace))
-	c.enqueueLocked(ws.MustCompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))))
+	c.enqueueLocked(closeFrame(code, reason))
 }
 
 // drop closes the socket now.
