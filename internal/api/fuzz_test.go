@@ -25,7 +25,7 @@ func fuzzHub(t testing.TB) (*hub.Hub, string) {
 		t.Fatal(err)
 	}
 	h := hub.New(g)
-	c := h.Connect(nopConn{})
+	c := h.Connect(nopConn{}, hub.Payload)
 	return h, c.ID
 }
 

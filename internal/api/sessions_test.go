@@ -28,7 +28,7 @@ func TestLargeSessionListIsWrittenAsEncoded(t *testing.T) {
 	h := hub.New(g)
 	big := strings.Repeat("s", 1_000_000)
 	for i := range 10 {
-		c := h.Connect(nopConn{})
+		c := h.Connect(nopConn{}, hub.Payload)
 		a := phpser.NewArr()
 		a.Set(phpser.StrKey("name"), phpser.Str(big))
 		a.Set(phpser.StrKey("n"), phpser.IntV(int64(i)))

@@ -30,7 +30,7 @@ type conn struct {
 func (c *conn) Send(f []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.frames = append(c.frames, string(f[2:])) // short text frames: 2 header bytes
+	c.frames = append(c.frames, string(f))
 	return !c.closed
 }
 func (c *conn) Close(int, string) { c.mu.Lock(); c.closed = true; c.mu.Unlock() }
@@ -83,7 +83,7 @@ func startNode(t *testing.T, opts Options, port int) *node {
 
 func (n *node) connect() (*hub.Client, *conn) {
 	cn := &conn{}
-	return n.hub.Connect(cn), cn
+	return n.hub.Connect(cn, hub.Payload), cn
 }
 
 func do(t *testing.T, n *node, cmd hub.Command) any {

@@ -19,6 +19,7 @@ import (
 
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/hub"
+	"thinkgate/internal/session"
 )
 
 // recConn records the payloads the hub queues on a client.
@@ -70,7 +71,7 @@ func newFixture(t *testing.T, clients int, secret string) *fixture {
 	for range clients {
 		r := &recConn{}
 		f.conns = append(f.conns, r)
-		f.cls = append(f.cls, f.hub.Connect(r))
+		f.cls = append(f.cls, f.hub.Connect(r, session.NativeWebSocket))
 	}
 	if f.cls[0].ID != "7f0000010bb700000001" {
 		t.Fatalf("first client id %s", f.cls[0].ID)
@@ -288,7 +289,7 @@ func FuzzInner(f *testing.F) {
 	f.Add(pkt("0000001c 0b 00000000 0000 00000000 0000 00000001 01 0000 00000000"))
 	g, _ := clientid.NewGenerator("127.0.0.1", 2999, time.Unix(0, 0))
 	h := hub.New(g)
-	h.Connect(&recConn{})
+	h.Connect(&recConn{}, session.NativeWebSocket)
 	in := NewInner(h, "", NewWorkers(net.IPv4(127, 0, 0, 1), 2999, 7272, quiet), quiet)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bufio.NewReader(bytes.NewReader(data))

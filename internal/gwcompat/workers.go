@@ -214,7 +214,7 @@ func (ws *Workers) send(c *hub.Client, cmd byte, flag byte, body []byte, unroute
 // handshake data.
 func (ws *Workers) Connect(c *events.Conn) {
 	var r remote
-	if a, ok := c.Request.RemoteAddr.(*net.TCPAddr); ok {
+	if a, ok := c.Handshake.RemoteAddr.(*net.TCPAddr); ok {
 		r = remote{ip: ipv4(a.IP), port: uint16(a.Port)}
 	}
 	ws.mu.Lock()

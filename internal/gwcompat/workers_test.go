@@ -13,7 +13,7 @@ import (
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/events"
 	"thinkgate/internal/hub"
-	"thinkgate/internal/transport"
+	"thinkgate/internal/session"
 )
 
 // pipeWorker attaches a fake BusinessWorker and returns the packets it gets.
@@ -56,9 +56,9 @@ func TestWorkerRoutingIsStickyLeastConnections(t *testing.T) {
 	remote := &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 40044}
 	var cs []*hub.Client
 	for range 4 {
-		c := h.Connect(&recConn{})
+		c := h.Connect(&recConn{}, session.NativeWebSocket)
 		cs = append(cs, c)
-		ws.Connect(&events.Conn{Client: c, Request: &transport.Request{URI: "/", RemoteAddr: remote}})
+		ws.Connect(&events.Conn{Client: c, Handshake: &events.Handshake{URI: "/", RemoteAddr: remote}})
 	}
 	// Least connections, ties by attach order: 1, 2, 1, 2.
 	for i, ch := range []chan *Packet{got1, got2, got1, got2} {
@@ -102,7 +102,7 @@ func TestWorkerThatNeverReads(t *testing.T) {
 	server, client := net.Pipe() // an unbuffered pipe nobody reads
 	t.Cleanup(func() { server.Close(); client.Close() })
 	ws.add(server, "127.0.0.1:stuck", func() bool { return true })
-	c := h.Connect(&recConn{})
+	c := h.Connect(&recConn{}, session.NativeWebSocket)
 	body := make([]byte, 64<<10)
 	for range 40 { // 2.5 MB of events
 		ws.Message(c, false, body)

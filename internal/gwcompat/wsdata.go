@@ -13,7 +13,7 @@ import (
 // array ['get' => ..., 'server' => ..., 'cookie' => ...] that
 // Events::onWebSocketConnect receives as $data (workerman v5's layout).
 func webSocketData(c *events.Conn) []byte {
-	r := c.Request
+	r := c.Handshake
 	_, query, _ := strings.Cut(r.URI, "?")
 
 	server := phpser.NewArr()

@@ -23,7 +23,7 @@ func benchHub(b *testing.B, n int) (*Hub, []*Client) {
 	h := New(g)
 	cs := make([]*Client, n)
 	for i := range cs {
-		cs[i] = h.Connect(&countConn{})
+		cs[i] = h.Connect(&countConn{}, Payload)
 		h.Do(&Command{Op: OpBindUid, ClientID: cs[i].ID, UIDs: []string{fmt.Sprint("u", i)}})
 		h.Do(&Command{Op: OpJoinGroup, ClientID: cs[i].ID, Groups: []string{fmt.Sprint("g", i%10)}})
 	}

@@ -3,8 +3,7 @@ package hub
 import (
 	"fmt"
 	"sync"
-
-	"github.com/gobwas/ws"
+	"sync/atomic"
 )
 
 // Op names one gateway operation (docs/api.md).
@@ -124,32 +123,72 @@ type Command struct {
 	Session   []byte // PHP-serialized session array, for setSession and updateSession
 }
 
-// Message is one payload for clients. Its WebSocket frame is built once, on
-// first use, and the same bytes are queued on every target connection.
+// Message is one payload for clients. It carries the payload only; each
+// wire format's bytes are built from it once, on first use (Encoded), and
+// the same bytes are queued on every client of that format a send reaches.
 type Message struct {
 	Binary bool
 	Raw    bool // Data is written to the socket as is, without framing (GatewayWorker's raw flag)
 	Data   []byte
 
-	once  sync.Once
-	frame []byte
+	encoded [maxEncodings]atomic.Pointer[[]byte] // by Encoding.slot
 }
 
-// NewText returns a message sent as one text frame.
+// NewText returns a message sent as text.
 func NewText(data []byte) *Message { return &Message{Data: data} }
 
-// Frame returns the encoded server-to-client frame (unmasked, unfragmented).
-func (m *Message) Frame() []byte {
-	m.once.Do(func() {
-		if m.Raw {
-			m.frame = m.Data
-			return
-		}
-		f := ws.NewTextFrame(m.Data)
-		if m.Binary {
-			f = ws.NewBinaryFrame(m.Data)
-		}
-		m.frame = ws.MustCompileFrame(f)
-	})
-	return m.frame
+// Encoded returns m in wire format e, building it on the first call for e.
+// Concurrent first calls may both build it; one result is kept and
+// returned to every later caller.
+func (m *Message) Encoded(e *Encoding) []byte {
+	p := &m.encoded[e.slot]
+	if b := p.Load(); b != nil {
+		return *b
+	}
+	b := e.encode(m)
+	if !p.CompareAndSwap(nil, &b) {
+		return *p.Load()
+	}
+	return b
 }
+
+// Encoding is one wire format clients are sent messages in: a client
+// protocol over a transport (thinkgate's native protocol over WebSocket is
+// one, Pusher's another). The hub calls its function at most once per
+// message, however many of its clients a send reaches; what it returns is
+// what each client's Conn.Send queues.
+type Encoding struct {
+	name   string
+	slot   int
+	encode func(*Message) []byte
+}
+
+// maxEncodings is how many wire formats can be registered: every Message
+// has a slot for each.
+const maxEncodings = 4
+
+var encodings struct {
+	sync.Mutex
+	n int
+}
+
+// NewEncoding registers a wire format under name; encode must not keep or
+// change the message. Call it once per format, at package initialization:
+// at most maxEncodings can exist.
+func NewEncoding(name string, encode func(*Message) []byte) *Encoding {
+	encodings.Lock()
+	defer encodings.Unlock()
+	if encodings.n == maxEncodings {
+		panic(fmt.Sprintf("hub: more than %d encodings (registering %q)", maxEncodings, name))
+	}
+	e := &Encoding{name: name, slot: encodings.n, encode: encode}
+	encodings.n++
+	return e
+}
+
+// Name is the name the encoding was registered under.
+func (e *Encoding) Name() string { return e.name }
+
+// Payload is the encoding whose bytes are the message's payload as is: for
+// transports that frame nothing, and for tests.
+var Payload = NewEncoding("payload", func(m *Message) []byte { return m.Data })

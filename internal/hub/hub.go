@@ -1,7 +1,11 @@
 // Package hub keeps one node's gateway state (clients, the uid index, the
 // group index, sessions) and gives every operation its GatewayWorker
-// semantics. It does not know where commands come from or how connections
-// are served: sources build a Command, transports implement Conn.
+// semantics. It does not know where commands come from, which protocol a
+// client speaks or how connections are served: sources build a Command, the
+// session layer registers each client with its Conn and the Encoding its
+// protocol and transport need, and a send queues each client the message
+// in that encoding, built once per encoding. The hub imports no transport,
+// session, API or event package (docs/architecture.md).
 package hub
 
 import (
@@ -20,9 +24,10 @@ import (
 
 // Conn is what the hub needs from one client connection.
 type Conn interface {
-	// Send queues an encoded frame without blocking. It returns false when
-	// the connection is closed, or is being closed because its queue is full.
-	Send(frame []byte) bool
+	// Send queues a message already in the client's Encoding without
+	// blocking. It returns false when the connection is closed, or is being
+	// closed because its queue is full.
+	Send(encoded []byte) bool
 	// Close queues a close frame with code and reason after what is already
 	// queued, then closes the connection.
 	Close(code int, reason string)
@@ -57,9 +62,9 @@ type Hub struct {
 	joins atomic.Uint64 // join sequence numbers
 
 	// Observe, when set before the hub is used, is told of every command
-	// that ran: its operation, how many clients a send reached, and the
-	// frame's size.
-	Observe func(op Op, delivered, frameBytes int)
+	// that ran: its operation, how many clients a send reached, and how many
+	// bytes it queued on them in all (each client's encoding counted).
+	Observe func(op Op, delivered, bytes int)
 	// Presence, when set, is told when a uid gets its first client (true)
 	// and loses its last (false), in that order per uid. It runs under the
 	// uid's shard lock: it must only record the change, never call the hub.
@@ -93,6 +98,7 @@ type Client struct {
 	seq    uint64 // creation order on this node
 	since  int64  // connect time, Unix nanoseconds
 	conn   Conn
+	enc    *Encoding // the wire format the client is sent messages in
 
 	mu      sync.Mutex
 	closed  bool
@@ -121,12 +127,13 @@ func New(ids *clientid.Generator) *Hub {
 
 func (h *Hub) shard(key string) int { return int(maphash.String(h.seed, key) % shardCount) }
 
-// Connect registers conn under a fresh client id.
-func (h *Hub) Connect(conn Conn) *Client {
+// Connect registers conn under a fresh client id; messages are queued on it
+// in encoding enc.
+func (h *Hub) Connect(conn Conn, enc *Encoding) *Client {
 	seq := h.conns.Add(1)
 	for {
 		id := h.ids.Next()
-		c := &Client{ID: id.String(), connID: id.Conn, seq: seq, since: time.Now().UnixNano(), conn: conn}
+		c := &Client{ID: id.String(), connID: id.Conn, seq: seq, since: time.Now().UnixNano(), conn: conn, enc: enc}
 		s := &h.clients[h.shard(c.ID)]
 		s.mu.Lock()
 		if _, taken := s.m[c.ID]; !taken { // only after the 32-bit counter wrapped
@@ -169,7 +176,18 @@ func (h *Hub) Client(id string) *Client {
 }
 
 // Send queues m on c and reports whether it was queued.
-func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Frame()) }
+func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Encoded(c.enc)) }
+
+// tally counts what a send queued: clients reached and bytes.
+type tally struct{ n, bytes int }
+
+// send queues m on c in c's encoding and counts it when queued.
+func (t *tally) send(c *Client, m *Message) {
+	if b := m.Encoded(c.enc); c.conn.Send(b) {
+		t.n++
+		t.bytes += len(b)
+	}
+}
 
 // Do executes cmd and returns its result as a JSON-ready value:
 //
@@ -195,42 +213,38 @@ func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Frame()) }
 //
 // Lists are sorted. An unknown client_id is not an error: sends give false or 0.
 func (h *Hub) Do(cmd *Command) (any, error) {
-	res, err := h.do(cmd)
+	var sent tally
+	res, err := h.do(cmd, &sent)
 	if h.Observe != nil && err == nil {
-		delivered, size := 0, 0
-		switch v := res.(type) {
-		case int:
-			delivered = v
-		case bool:
-			if v && cmd.Op == OpSendToClient {
-				delivered = 1
-			}
-		}
-		if cmd.Message != nil && delivered > 0 {
-			size = len(cmd.Message.Frame())
-		}
-		h.Observe(cmd.Op, delivered, size)
+		h.Observe(cmd.Op, sent.n, sent.bytes)
 	}
 	return res, err
 }
 
-func (h *Hub) do(cmd *Command) (any, error) {
+// do runs cmd; what its sends queued is added to sent.
+func (h *Hub) do(cmd *Command, sent *tally) (any, error) {
 	if err := Validate(cmd); err != nil {
 		return nil, err
 	}
 	switch cmd.Op {
 	case OpSendToAll:
 		if cmd.ClientIDs != nil {
-			return h.sendToClients(cmd.ClientIDs, cmd.Message, cmd.Exclude), nil
+			h.sendToClients(sent, cmd.ClientIDs, cmd.Message, cmd.Exclude)
+		} else {
+			h.sendToAll(sent, cmd.Message, cmd.Exclude)
 		}
-		return h.sendToAll(cmd.Message, cmd.Exclude), nil
+		return sent.n, nil
 	case OpSendToClient:
-		c := h.Client(cmd.ClientID)
-		return c != nil && h.Send(c, cmd.Message), nil
+		if c := h.Client(cmd.ClientID); c != nil {
+			sent.send(c, cmd.Message)
+		}
+		return sent.n == 1, nil
 	case OpSendToUid:
-		return h.sendToUids(cmd.UIDs, cmd.Message), nil
+		h.sendToUids(sent, cmd.UIDs, cmd.Message)
+		return sent.n, nil
 	case OpSendToGroup:
-		return h.sendToGroups(cmd.Groups, cmd.Message, cmd.Exclude), nil
+		h.sendToGroups(sent, cmd.Groups, cmd.Message, cmd.Exclude)
+		return sent.n, nil
 	case OpBindUid:
 		return h.withClient(cmd.ClientID, func(c *Client) { h.bindLocked(c, cmd.UIDs[0]) }), nil
 	case OpUnbindUid:
@@ -299,7 +313,7 @@ func (h *Hub) do(cmd *Command) (any, error) {
 			return false, nil
 		}
 		if cmd.Message != nil {
-			h.Send(c, cmd.Message)
+			sent.send(c, cmd.Message)
 		}
 		c.conn.Close(1000, "")
 		return true, nil
@@ -461,11 +475,9 @@ func (h *Hub) ungroup(g string) bool {
 // over all cores: below it, starting goroutines costs more than it saves.
 const parallelFanout = 4096
 
-func (h *Hub) sendToAll(m *Message, exclude []string) int {
-	frame := m.Frame()
+func (h *Hub) sendToAll(sent *tally, m *Message, exclude []string) {
 	skip := excludeSet(exclude)
-	send := func(from, to int) int {
-		n := 0
+	send := func(t *tally, from, to int) {
 		for i := from; i < to; i++ {
 			s := &h.clients[i]
 			s.mu.RLock()
@@ -473,44 +485,44 @@ func (h *Hub) sendToAll(m *Message, exclude []string) int {
 				if _, skipped := skip[id]; skipped {
 					continue
 				}
-				if c.conn.Send(frame) {
-					n++
-				}
+				t.send(c, m)
 			}
 			s.mu.RUnlock()
 		}
-		return n
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if workers == 1 || h.ClientCount() < parallelFanout {
-		return send(0, shardCount)
+		send(sent, 0, shardCount)
+		return
 	}
-	var total atomic.Int64
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	per := (shardCount + workers - 1) / workers
 	for from := 0; from < shardCount; from += per {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			total.Add(int64(send(from, min(from+per, shardCount))))
+			var t tally
+			send(&t, from, min(from+per, shardCount))
+			mu.Lock()
+			sent.n += t.n
+			sent.bytes += t.bytes
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return int(total.Load())
 }
 
-func (h *Hub) sendToClients(ids []string, m *Message, exclude []string) int {
+func (h *Hub) sendToClients(sent *tally, ids []string, m *Message, exclude []string) {
 	skip := excludeSet(exclude)
-	n := 0
 	for _, id := range ids {
 		if _, skipped := skip[id]; skipped {
 			continue
 		}
-		if c := h.Client(id); c != nil && h.Send(c, m) {
-			n++
+		if c := h.Client(id); c != nil {
+			sent.send(c, m)
 		}
 	}
-	return n
 }
 
 // excludeSet makes a lookup set of client ids; nil (which finds nothing) when empty.
@@ -525,26 +537,19 @@ func excludeSet(ids []string) map[string]struct{} {
 	return set
 }
 
-func (h *Hub) sendToUids(uids []string, m *Message) int {
-	frame := m.Frame()
-	n := 0
+func (h *Hub) sendToUids(sent *tally, uids []string, m *Message) {
 	for _, uid := range uids {
 		s := &h.uids[h.shard(uid)]
 		s.mu.RLock()
 		for _, c := range s.m[uid] {
-			if c.conn.Send(frame) {
-				n++
-			}
+			sent.send(c, m)
 		}
 		s.mu.RUnlock()
 	}
-	return n
 }
 
-func (h *Hub) sendToGroups(groups []string, m *Message, exclude []string) int {
-	frame := m.Frame()
+func (h *Hub) sendToGroups(sent *tally, groups []string, m *Message, exclude []string) {
 	skip := excludeSet(exclude)
-	n := 0
 	for _, g := range groups {
 		s := &h.groups[h.shard(g)]
 		s.mu.RLock()
@@ -552,13 +557,10 @@ func (h *Hub) sendToGroups(groups []string, m *Message, exclude []string) int {
 			if _, skipped := skip[c.ID]; skipped {
 				continue
 			}
-			if c.conn.Send(frame) {
-				n++
-			}
+			sent.send(c, m)
 		}
 		s.mu.RUnlock()
 	}
-	return n
 }
 
 func (h *Hub) uidClients(uid string) []*Client {

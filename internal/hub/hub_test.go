@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gobwas/ws"
 
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/phpser"
@@ -48,16 +45,15 @@ func (r *recConn) got() []string {
 	return append([]string(nil), r.frames...)
 }
 
-func decode(frame []byte) string {
-	f, err := ws.ReadFrame(bytes.NewReader(frame))
-	if err != nil {
-		return "bad frame: " + err.Error()
+// testEncoding marks binary payloads, so tests can tell them apart.
+var testEncoding = NewEncoding("test", func(m *Message) []byte {
+	if m.Binary {
+		return append([]byte("bin:"), m.Data...)
 	}
-	if f.Header.OpCode == ws.OpBinary {
-		return "bin:" + string(f.Payload)
-	}
-	return string(f.Payload)
-}
+	return m.Data
+})
+
+func decode(b []byte) string { return string(b) }
 
 func newHub(t *testing.T) *Hub {
 	t.Helper()
@@ -82,7 +78,7 @@ func connect(h *Hub, n int) ([]*Client, []*recConn) {
 	rs := make([]*recConn, n)
 	for i := range n {
 		rs[i] = &recConn{}
-		cs[i] = h.Connect(rs[i])
+		cs[i] = h.Connect(rs[i], testEncoding)
 	}
 	return cs, rs
 }
@@ -326,14 +322,34 @@ func TestInvalidCommands(t *testing.T) {
 	}
 }
 
-func TestFrameIsEncodedOnce(t *testing.T) {
-	m := msg("same bytes")
-	a, b := m.Frame(), m.Frame()
-	if &a[0] != &b[0] {
-		t.Fatal("frame encoded twice")
+// A message is encoded once per encoding, whatever the number of calls or
+// of clients, and each encoding gets its own bytes.
+func TestMessageIsEncodedOncePerEncoding(t *testing.T) {
+	calls := 0
+	counted := NewEncoding("counted", func(m *Message) []byte { calls++; return append([]byte("c:"), m.Data...) })
+	h := newHub(t)
+	var a, b, c recConn
+	h.Connect(&a, counted)
+	h.Connect(&b, counted)
+	h.Connect(&c, testEncoding)
+	var observed [2]int
+	h.Observe = func(_ Op, delivered, bytes int) { observed = [2]int{delivered, bytes} }
+	m := &Message{Data: []byte("same bytes"), Binary: true}
+	if n, _ := h.Do(&Command{Op: OpSendToAll, Message: m}); n != 3 {
+		t.Fatalf("delivered %v, want 3", n)
 	}
-	if decode(a) != "same bytes" || a[0] != 0x81 {
-		t.Fatalf("bad frame % x", a)
+	if want := [2]int{3, 2*len("c:same bytes") + len("bin:same bytes")}; observed != want {
+		t.Fatalf("observed (delivered, bytes) %v, want %v", observed, want)
+	}
+	x, y := m.Encoded(counted), m.Encoded(counted)
+	if calls != 1 || &x[0] != &y[0] {
+		t.Fatalf("encoded %d times, want once", calls)
+	}
+	if got := a.got(); len(got) != 1 || got[0] != "c:same bytes" || b.got()[0] != "c:same bytes" {
+		t.Fatalf("counted clients got %q and %q", got, b.got())
+	}
+	if got := c.got(); len(got) != 1 || got[0] != "bin:same bytes" {
+		t.Fatalf("test-encoding client got %q", got)
 	}
 }
 
@@ -425,8 +441,8 @@ func TestGatewayWorkerOrdersAndExtras(t *testing.T) {
 		Exclude: []string{cs[2].ID}, Message: &Message{Raw: true, Data: []byte("\x81\x02hi")}}); got != 1 {
 		t.Fatalf("sendToAll to a list delivered %v", got)
 	}
-	if got := rs[0].got(); len(got) != 1 || got[0] != "hi" {
-		t.Fatalf("raw frame arrived as %q", got)
+	if got := rs[0].got(); len(got) != 1 || got[0] != "\x81\x02hi" { // the encoding decides what raw means
+		t.Fatalf("raw message arrived as %q", got)
 	}
 	if got := do(t, h, Command{Op: OpDestroyClient, ClientID: cs[1].ID}); got != true || rs[1].closed != -1 {
 		t.Fatalf("destroyClient: %v, closed %d", got, rs[1].closed)

@@ -25,7 +25,7 @@ func TestPresence(t *testing.T) {
 		}
 		got = append(got, uid+":"+state)
 	}
-	a, b := h.Connect(nopConn{}), h.Connect(nopConn{})
+	a, b := h.Connect(nopConn{}, Payload), h.Connect(nopConn{}, Payload)
 	bind := func(c *Client, uid string) { h.Do(&Command{Op: OpBindUid, ClientID: c.ID, UIDs: []string{uid}}) }
 	bind(a, "u1")                                   // u1 on
 	bind(b, "u1")                                   // second tab: nothing
@@ -49,7 +49,7 @@ func TestGroupPresence(t *testing.T) {
 		}
 		got = append(got, g+":"+state)
 	}
-	a, b := h.Connect(nopConn{}), h.Connect(nopConn{})
+	a, b := h.Connect(nopConn{}, Payload), h.Connect(nopConn{}, Payload)
 	join := func(c *Client, g string) { h.Do(&Command{Op: OpJoinGroup, ClientID: c.ID, Groups: []string{g}}) }
 	join(a, "g1")                                                            // g1 on
 	join(b, "g1")                                                            // second member: nothing

@@ -16,13 +16,13 @@ import (
 	"thinkgate/internal/cluster"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/phpworker"
-	"thinkgate/internal/transport"
+	"thinkgate/internal/transport/websocket"
 )
 
 // Sources are read at scrape time; nil ones are left out.
 type Sources struct {
 	Hub  *hub.Hub
-	WS   func() transport.Stats
+	WS   func() websocket.Stats
 	Pool func() phpworker.Stats
 	// Cluster, when set, gives the bus counters and the live node count.
 	Cluster func() (cluster.Stats, int)
@@ -110,13 +110,13 @@ func gauge(name, help string, f func() float64) prometheus.GaugeFunc {
 func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 
 // Command records one gateway operation and what it delivered.
-func (m *Metrics) Command(op hub.Op, delivered, frameBytes int) {
+func (m *Metrics) Command(op hub.Op, delivered, bytes int) {
 	name := op.String()
 	m.commands.WithLabelValues(name).Inc()
 	if delivered > 0 {
 		m.Delivered.Add(uint64(delivered))
 		m.deliveries.WithLabelValues(name).Add(float64(delivered))
-		m.bytesOut.Add(float64(delivered * frameBytes))
+		m.bytesOut.Add(float64(bytes))
 	}
 }
 
@@ -151,7 +151,7 @@ var (
 )
 
 // wsCollector reads the transport's counters at scrape time.
-type wsCollector struct{ stats func() transport.Stats }
+type wsCollector struct{ stats func() websocket.Stats }
 
 func (c *wsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- wsAccepted

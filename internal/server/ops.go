@@ -14,7 +14,9 @@ import (
 	"thinkgate/internal/api"
 	"thinkgate/internal/config"
 	"thinkgate/internal/control"
+	"thinkgate/internal/session"
 	"thinkgate/internal/transport"
+	"thinkgate/internal/transport/websocket"
 )
 
 // The operations the control socket and the signals reach: reload, stop,
@@ -28,9 +30,9 @@ func (n *Node) config() config.Config {
 }
 
 // wsOptions are the transport settings of cfg; check vets handshakes.
-func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Rejection) transport.Options {
+func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Rejection) websocket.Options {
 	hb := cfg.Heartbeat
-	return transport.Options{
+	return websocket.Options{
 		MaxMessageSize:     cfg.WS.MaxMessageSize,
 		MaxSendBuffer:      cfg.WS.MaxSendBuffer,
 		HandshakeTimeout:   cfg.WS.HandshakeTimeout.Duration,
@@ -122,15 +124,20 @@ func httpMaxConnections(cfg config.Config) int {
 	return 1024
 }
 
+// sessionLimits are the [limits] every client protocol shares.
+func sessionLimits(l config.Limits) session.Limits {
+	return session.Limits{ConnectionsPerIP: l.ConnectionsPerIP, ConnectRatePerIP: l.ConnectRatePerIP,
+		MessageRate: l.MessageRate, Loopback: l.Loopback}
+}
+
 // applyLimits puts the live keys of cfg in force on every listener.
 func (n *Node) applyLimits(cfg config.Config) {
 	hb := cfg.Heartbeat
 	n.hb.Store(&hb)
-	n.ws.SetOptions(wsOptions(cfg, n.gw.check))
+	n.ws.SetOptions(wsOptions(cfg, n.clients.Check))
 	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
 	n.api.SetRate(cfg.Limits.APIRate)
-	lim := cfg.Limits
-	n.gw.limits.Store(&lim)
+	n.clients.SetLimits(sessionLimits(cfg.Limits))
 	n.text.SetLimits(api.TextOptions{Key: cfg.Text.Key, MaxLineSize: cfg.Text.MaxLineSize, IdleTimeout: cfg.Text.IdleTimeout.Duration})
 	if n.hook != nil && cfg.Events.WebhookURL != "" { // "" only when the new config turns the sink off: a restart does that
 		n.hook.SetOptions(webhookOptions(cfg.Events))
@@ -329,7 +336,7 @@ type rates struct {
 }
 
 // sample updates the rates every second until ctx ends.
-func (r *rates) sample(ctx context.Context, ws func() transport.Stats, delivered *atomic.Uint64) {
+func (r *rates) sample(ctx context.Context, ws func() websocket.Stats, delivered *atomic.Uint64) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	lastIn, lastOut, last := ws().MessagesReceived, delivered.Load(), time.Now()

@@ -31,13 +31,16 @@ import (
 	"thinkgate/internal/config"
 	"thinkgate/internal/control"
 	"thinkgate/internal/events"
+	"thinkgate/internal/events/phpsink"
 	"thinkgate/internal/gwcompat"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/logging"
 	"thinkgate/internal/metrics"
+	"thinkgate/internal/phpapp"
 	"thinkgate/internal/phpworker"
 	"thinkgate/internal/procstat"
-	"thinkgate/internal/transport"
+	"thinkgate/internal/session"
+	"thinkgate/internal/transport/websocket"
 	"thinkgate/internal/watch"
 	"thinkgate/internal/webhook"
 	phpsdk "thinkgate/php"
@@ -105,7 +108,7 @@ type Node struct {
 
 	Hub      *hub.Hub
 	cluster  *cluster.Cluster // nil with cluster.engine = "memory"
-	ws       transport.Transport
+	ws       websocket.Transport
 	http     *http.Server
 	api      *api.HTTP
 	text     *api.Text
@@ -118,8 +121,8 @@ type Node struct {
 	httpCert *certs.Pair // nil: plain http://
 	app      *http.Server
 	front    *appserver.Server // nil without a PHP app
-	gw       *gateway
-	hook     *webhook.Sink // nil unless events.sink = "webhook"
+	clients  *session.Manager  // the ws listener's clients
+	hook     *webhook.Sink     // nil unless events.sink = "webhook"
 
 	listeners map[string]net.Listener
 }
@@ -249,52 +252,12 @@ func appListen(cfg config.Config) string {
 
 // hasApp reports whether there is a PHP app to serve: php.entry names one,
 // or php.app is a ThinkPHP project.
-func hasApp(cfg config.Config) bool { return cfg.PHP.Entry != "" || isThinkPHP(cfg.PHP.App) }
-
-// thinkPHPDebug reports whether a ThinkPHP project's .env turns debug mode
-// on (APP_DEBUG = true, or DEBUG = true in an [APP] section), which also
-// turns on hot reload, as in php think run.
-func thinkPHPDebug(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, ".env"))
-	if err != nil {
-		return false
-	}
-	section := ""
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
-			section = strings.ToUpper(strings.Trim(line, "[]")) + "_"
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || section+strings.ToUpper(strings.TrimSpace(k)) != "APP_DEBUG" {
-			continue
-		}
-		switch strings.ToLower(strings.Trim(strings.TrimSpace(v), `"'`)) {
-		case "true", "1", "on", "yes":
-			return true
-		}
-		return false
-	}
-	return false
-}
+func hasApp(cfg config.Config) bool { return cfg.PHP.Entry != "" || phpapp.IsThinkPHP(cfg.PHP.App) }
 
 // watching reports whether the app's files are watched for hot reload:
 // php.watch, or a ThinkPHP project in debug mode (as php think run).
 func watching(cfg config.Config) bool {
-	return cfg.PHP.Watch || (cfg.PHP.Entry == "" && thinkPHPDebug(cfg.PHP.App))
-}
-
-// isThinkPHP reports whether dir is a ThinkPHP 6/8 project with its
-// dependencies installed: the think console script, app/, public/ and the
-// framework under vendor/.
-func isThinkPHP(dir string) bool {
-	for _, p := range []string{"think", "app", "public", "vendor/topthink/framework"} {
-		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
-			return false
-		}
-	}
-	return true
+	return cfg.PHP.Watch || (cfg.PHP.Entry == "" && phpapp.ThinkPHPDebug(cfg.PHP.App))
 }
 
 // minuteLog lets a warning that can repeat (a limit reached again and
@@ -428,7 +391,7 @@ func webhookOptions(ev config.Events) webhook.Options {
 // newTransport picks the connection layer ws.transport names: epoll on
 // Linux unless told otherwise, portable elsewhere and for wss:// (TLS keeps
 // a stream per connection).
-func newTransport(cfg config.Config, tls bool, g *gateway, log *slog.Logger) (transport.Transport, error) {
+func newTransport(cfg config.Config, tls bool, m *session.Manager, log *slog.Logger) (websocket.Transport, error) {
 	kind := cfg.WS.Transport
 	if kind == "auto" {
 		kind = "portable"
@@ -438,10 +401,10 @@ func newTransport(cfg config.Config, tls bool, g *gateway, log *slog.Logger) (tr
 	}
 	if tls || kind == "portable" {
 		log.Debug("websocket transport", "kind", "portable", "tls", tls)
-		return transport.NewPortable(wsOptions(cfg, g.check), g, log), nil
+		return websocket.NewPortable(wsOptions(cfg, m.Check), m, log), nil
 	}
 	log.Debug("websocket transport", "kind", "epoll")
-	return transport.NewEpoll(wsOptions(cfg, g.check), g, log)
+	return websocket.NewEpoll(wsOptions(cfg, m.Check), m, log)
 }
 
 // defaultInnerPort is encoded in client_ids when the inner listener is off.
@@ -528,11 +491,16 @@ func (n *Node) Run(ctx context.Context) error {
 			n.leaveCluster()
 			return errors.New("events.sink: \"php\" needs a PHP app (php.entry, or a ThinkPHP project in php.app)")
 		}
-		sinks = append(sinks, newPHPSink(n.pool, n.Hub, n.log.With("component", "php-events")))
+		sinks = append(sinks, phpsink.New(n.pool, n.Hub, n.log.With("component", "php-events")))
 	}
-	n.gw = newGateway(n.Hub, n.cfg, sinks, n.log)
-	n.gw.limited = func(limit string) { n.metrics.RateLimited(limit) } // metrics exist once a client comes
-	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.gw, n.log.With("listener", "ws"))
+	n.clients = session.NewManager(session.Options{
+		Hub: n.Hub, Sink: sinks, Origins: n.cfg.Auth.Origins, Limits: sessionLimits(n.cfg.Limits), Log: n.log,
+		Limited: func(limit string) { n.metrics.RateLimited(limit) }, // metrics exist once a client comes
+	}, session.NewNative(session.NativeOptions{
+		InitMessage: n.cfg.WS.InitMessage, BindFirst: n.cfg.WS.BindUIDFromFirstMessage,
+		Secret: n.cfg.Auth.Secret, Required: n.cfg.Auth.Required, AuthTimeout: n.cfg.Auth.Timeout.Duration,
+	}))
+	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.clients, n.log.With("listener", "ws"))
 	if err != nil {
 		n.closeListeners()
 		n.leaveCluster()

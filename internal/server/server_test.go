@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"thinkgate/internal/config"
+	"thinkgate/internal/phpapp"
 )
 
 func TestThinkPHPProjectDetection(t *testing.T) {
@@ -31,8 +32,8 @@ func TestThinkPHPProjectDetection(t *testing.T) {
 					os.WriteFile(full, []byte("#!/usr/bin/env php\n"), 0o755)
 				}
 			}
-			if got := isThinkPHP(dir); got != tc.want {
-				t.Fatalf("isThinkPHP = %v, want %v", got, tc.want)
+			if got := phpapp.IsThinkPHP(dir); got != tc.want {
+				t.Fatalf("phpapp.IsThinkPHP = %v, want %v", got, tc.want)
 			}
 			cfg := config.Default()
 			cfg.PHP.App = dir
@@ -44,26 +45,5 @@ func TestThinkPHPProjectDetection(t *testing.T) {
 				t.Fatal("an explicit php.entry must always serve")
 			}
 		})
-	}
-}
-
-func TestThinkPHPDebugFromEnv(t *testing.T) {
-	cases := map[string]bool{
-		"APP_DEBUG = true\n":                true,
-		"APP_DEBUG=1\nDB_TYPE = mysql\n":    true,
-		"[APP]\nDEBUG = true\n[DATABASE]\n": true,
-		"APP_DEBUG = false\n":               false,
-		"[DATABASE]\nDEBUG = true\n":        false,
-		"# nothing\n":                       false,
-	}
-	for env, want := range cases {
-		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644)
-		if got := thinkPHPDebug(dir); got != want {
-			t.Errorf("%q: %v, want %v", env, got, want)
-		}
-	}
-	if thinkPHPDebug(t.TempDir()) {
-		t.Error("no .env means no debug")
 	}
 }

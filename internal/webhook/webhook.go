@@ -135,10 +135,10 @@ func (s *Sink) enqueue(e Event) {
 // Connect reports a new client.
 func (s *Sink) Connect(c *events.Conn) {
 	e := Event{Type: "connect", ClientID: c.Client.ID, UID: c.Client.UID()}
-	if c.Request != nil {
-		e.URI = c.Request.URI
-		if c.Request.RemoteAddr != nil {
-			e.Remote = c.Request.RemoteAddr.String()
+	if c.Handshake != nil {
+		e.URI = c.Handshake.URI
+		if c.Handshake.RemoteAddr != nil {
+			e.Remote = c.Handshake.RemoteAddr.String()
 		}
 	}
 	s.enqueue(e)

@@ -1,4 +1,4 @@
-package transport
+package websocket
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"thinkgate/internal/transport"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -33,7 +34,7 @@ type portable struct {
 }
 
 // NewPortable returns the portable Transport.
-func NewPortable(opts Options, h Handler, log *slog.Logger) Transport {
+func NewPortable(opts Options, h transport.Handler, log *slog.Logger) Transport {
 	p := &portable{conns: map[*conn]struct{}{}, done: make(chan struct{}), stop: make(chan struct{})}
 	p.init(opts, h, log)
 	return p

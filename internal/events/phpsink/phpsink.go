@@ -1,4 +1,6 @@
-package server
+// Package phpsink hands client events to the resident PHP workers
+// (events.sink = "php").
+package phpsink
 
 import (
 	"context"
@@ -12,13 +14,13 @@ import (
 	"thinkgate/internal/phpworker"
 )
 
-// phpSink hands WebSocket events to the resident PHP workers (events.sink =
+// Sink hands WebSocket events to the resident PHP workers (events.sink =
 // "php"): each event is a WS_EVENT frame to any free worker, one in flight
 // per client so a client's events stay in order. A reply is sent back to
 // that client; false from a connect handler closes it with 4003. Each
 // client's handshake (URI, headers, address) is kept while it is connected,
 // since every event carries it (ThinkPHP's pseudo-requests need its cookies).
-type phpSink struct {
+type Sink struct {
 	pool *phpworker.Pool
 	hub  *hub.Hub
 	log  *slog.Logger
@@ -59,13 +61,15 @@ type wsEventMeta struct {
 	Remote   string            `json:"remote,omitempty"`
 }
 
-func newPHPSink(pool *phpworker.Pool, h *hub.Hub, log *slog.Logger) *phpSink {
-	return &phpSink{pool: pool, hub: h, log: log, queues: map[*hub.Client][]wsEvent{}, shakes: map[*hub.Client]*handshake{}}
+// New returns a sink that runs events on pool's workers and sends their
+// replies through h.
+func New(pool *phpworker.Pool, h *hub.Hub, log *slog.Logger) *Sink {
+	return &Sink{pool: pool, hub: h, log: log, queues: map[*hub.Client][]wsEvent{}, shakes: map[*hub.Client]*handshake{}}
 }
 
-func (s *phpSink) Connect(c *events.Conn) {
+func (s *Sink) Connect(c *events.Conn) {
 	hs := &handshake{headers: map[string]string{}}
-	if r := c.Request; r != nil {
+	if r := c.Handshake; r != nil {
 		hs.uri = r.URI
 		for _, h := range r.Headers {
 			hs.headers[h.Name] = h.Value
@@ -80,12 +84,12 @@ func (s *phpSink) Connect(c *events.Conn) {
 	s.enqueue(c.Client, wsEventMeta{Event: "connect", ClientID: c.Client.ID, UID: c.Client.UID()}, nil)
 }
 
-func (s *phpSink) Message(c *hub.Client, binary bool, data []byte) {
+func (s *Sink) Message(c *hub.Client, binary bool, data []byte) {
 	// data is only valid during this call.
 	s.enqueue(c, wsEventMeta{Event: "message", ClientID: c.ID, UID: c.UID(), Binary: binary}, append([]byte(nil), data...))
 }
 
-func (s *phpSink) Close(c *hub.Client) {
+func (s *Sink) Close(c *hub.Client) {
 	s.enqueue(c, wsEventMeta{Event: "close", ClientID: c.ID, UID: c.UID()}, nil)
 	s.mu.Lock()
 	delete(s.shakes, c)
@@ -94,7 +98,7 @@ func (s *phpSink) Close(c *hub.Client) {
 
 // enqueue queues an event for c, with its handshake, and starts its drain
 // when none runs.
-func (s *phpSink) enqueue(c *hub.Client, m wsEventMeta, body []byte) {
+func (s *Sink) enqueue(c *hub.Client, m wsEventMeta, body []byte) {
 	s.mu.Lock()
 	hs := s.shakes[c]
 	s.mu.Unlock()
@@ -120,7 +124,7 @@ func (s *phpSink) enqueue(c *hub.Client, m wsEventMeta, body []byte) {
 }
 
 // drain runs c's events one after another until none is left.
-func (s *phpSink) drain(c *hub.Client) {
+func (s *Sink) drain(c *hub.Client) {
 	for {
 		s.mu.Lock()
 		q := s.queues[c]
@@ -138,7 +142,7 @@ func (s *phpSink) drain(c *hub.Client) {
 }
 
 // run hands one event to a worker and acts on its reply.
-func (s *phpSink) run(c *hub.Client, e wsEvent) {
+func (s *Sink) run(c *hub.Client, e wsEvent) {
 	// The pool bounds the wait for a worker (php.queue_timeout) and the
 	// handler's run (php.request_timeout).
 	var reply *phpworker.Frame

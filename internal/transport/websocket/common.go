@@ -1,4 +1,4 @@
-package transport
+package websocket
 
 import (
 	"container/list"
@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"thinkgate/internal/transport"
 	"time"
 	"unicode/utf8"
 
@@ -24,7 +25,7 @@ import (
 // and the counters of Stats.
 type base struct {
 	cur     atomic.Pointer[settings]
-	handler Handler
+	handler transport.Handler
 	log     *slog.Logger
 
 	accepted, handshakeFailed, closedSlow, closedOversize, closedIdle, closedProtocol, received, rejected atomic.Uint64
@@ -99,7 +100,7 @@ func (b *base) admit(nc net.Conn) bool {
 	return false
 }
 
-func (b *base) init(o Options, h Handler, log *slog.Logger) {
+func (b *base) init(o Options, h transport.Handler, log *slog.Logger) {
 	b.handler, b.log = h, log
 	b.cur.Store(newSettings(o))
 }
@@ -226,16 +227,16 @@ const closeLinger = 2 * time.Second
 // upgrade runs the server side of the WebSocket handshake on nc within the
 // handshake timeout and header cap of o. A handshake over the cap is
 // answered with 431. The deadline is cleared on success.
-func upgrade(nc net.Conn, o *settings) (*Request, error) {
-	req := &Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
+func upgrade(nc net.Conn, o *settings) (*transport.Request, error) {
+	req := &transport.Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
 	up := ws.Upgrader{
 		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
 		OnHost: func(host []byte) error { // gobwas reports Host here, not to OnHeader
-			req.Headers = append(req.Headers, Header{Name: "Host", Value: string(host)})
+			req.Headers = append(req.Headers, transport.Header{Name: "Host", Value: string(host)})
 			return nil
 		},
 		OnHeader: func(k, v []byte) error {
-			req.Headers = append(req.Headers, Header{Name: string(k), Value: string(v)})
+			req.Headers = append(req.Headers, transport.Header{Name: string(k), Value: string(v)})
 			return nil
 		},
 	}
@@ -306,13 +307,13 @@ func keepHead(queue [][]byte) ([][]byte, int) {
 // after Closed, which comes as soon as the connection starts closing.
 type peerState struct {
 	peerMu   sync.Mutex
-	peer     Peer
+	peer     transport.Peer
 	peerDone bool
 }
 
 // setPeer installs the peer Open returned; a close that came first is
 // reported to it now.
-func (s *peerState) setPeer(p Peer) {
+func (s *peerState) setPeer(p transport.Peer) {
 	s.peerMu.Lock()
 	defer s.peerMu.Unlock()
 	s.peer = p

@@ -1,4 +1,4 @@
-package transport
+package websocket
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"thinkgate/internal/transport"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -23,7 +24,7 @@ import (
 // with real sockets and a real WebSocket client.
 
 type event struct {
-	conn   Conn
+	conn   transport.Conn
 	closed bool
 	binary bool
 	data   string
@@ -36,7 +37,7 @@ type recorder struct {
 	closed atomic.Int64
 }
 
-func (r *recorder) Open(c Conn, _ *Request) Peer {
+func (r *recorder) Open(c transport.Conn, _ *transport.Request) transport.Peer {
 	r.opened.Add(1)
 	r.events <- event{conn: c}
 	return &recPeer{r: r, c: c}
@@ -44,7 +45,7 @@ func (r *recorder) Open(c Conn, _ *Request) Peer {
 
 type recPeer struct {
 	r *recorder
-	c Conn
+	c transport.Conn
 }
 
 func (p *recPeer) Message(binary bool, data []byte) {
@@ -70,11 +71,13 @@ func (r *recorder) next(t *testing.T) event {
 
 type kind struct {
 	name string
-	new  func(Options, Handler, *slog.Logger) (Transport, error)
+	new  func(Options, transport.Handler, *slog.Logger) (Transport, error)
 }
 
 func kinds() []kind {
-	ks := []kind{{"portable", func(o Options, h Handler, l *slog.Logger) (Transport, error) { return NewPortable(o, h, l), nil }}}
+	ks := []kind{{"portable", func(o Options, h transport.Handler, l *slog.Logger) (Transport, error) {
+		return NewPortable(o, h, l), nil
+	}}}
 	if runtime.GOOS == "linux" {
 		ks = append(ks, kind{"epoll", NewEpoll})
 	}

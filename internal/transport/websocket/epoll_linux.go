@@ -1,6 +1,6 @@
 //go:build linux
 
-package transport
+package websocket
 
 import (
 	"container/list"
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"thinkgate/internal/transport"
 	"time"
 	"unsafe"
 
@@ -55,7 +56,7 @@ type epollT struct {
 }
 
 // NewEpoll returns the epoll Transport (Linux).
-func NewEpoll(opts Options, h Handler, log *slog.Logger) (Transport, error) {
+func NewEpoll(opts Options, h transport.Handler, log *slog.Logger) (Transport, error) {
 	t := &epollT{done: make(chan struct{}), stop: make(chan struct{})}
 	t.init(opts, h, log)
 	for range max(1, runtime.NumCPU()) {

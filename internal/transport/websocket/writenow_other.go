@@ -1,6 +1,6 @@
 //go:build !linux
 
-package transport
+package websocket
 
 // writeNow has no non-blocking fast path here: everything goes through the
 // connection's writer goroutine.
