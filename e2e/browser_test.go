@@ -36,6 +36,49 @@ ws.onerror = () => report('error', '');
 
 type browserEvent struct{ Kind, Data string }
 
+// reports collects what a test page POSTs to /report.
+type reports struct {
+	t      *testing.T
+	events chan browserEvent
+	seen   []browserEvent
+}
+
+func newReports(t *testing.T) *reports {
+	return &reports{t: t, events: make(chan browserEvent, 100)}
+}
+
+// add takes one report from the page's request.
+func (r *reports) add(req *http.Request) {
+	var ev browserEvent
+	body, _ := io.ReadAll(req.Body)
+	json.Unmarshal(body, &ev)
+	r.events <- ev
+}
+
+// await returns the first report matching kind and pred, failing after 30 s
+// (Chromium's first start is slow on a loaded machine).
+func (r *reports) await(kind string, pred func(string) bool) string {
+	r.t.Helper()
+	for i, ev := range r.seen {
+		if ev.Kind == kind && pred(ev.Data) {
+			r.seen = append(r.seen[:i], r.seen[i+1:]...)
+			return ev.Data
+		}
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-r.events:
+			if ev.Kind == kind && pred(ev.Data) {
+				return ev.Data
+			}
+			r.seen = append(r.seen, ev)
+		case <-timeout:
+			r.t.Fatalf("browser never reported %s; it reported %+v", kind, r.seen)
+		}
+	}
+}
+
 // TestBrowser runs headless Chromium against thinkgate: the page gets its
 // init message, a push bound through the API, the heartbeat reply, and a
 // clean close from closeClient.
@@ -43,17 +86,14 @@ func TestBrowser(t *testing.T) {
 	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
 	s := start(t, "[heartbeat]\nreply = \"pong\"")
 
-	events := make(chan browserEvent, 100)
+	reports := newReports(t)
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprintf(w, browserPage, s.addr("ws"))
 		case "/report":
-			var ev browserEvent
-			body, _ := io.ReadAll(r.Body)
-			json.Unmarshal(body, &ev)
-			events <- ev
+			reports.add(r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -61,31 +101,7 @@ func TestBrowser(t *testing.T) {
 	defer page.Close()
 
 	openInChromium(t, chromium, page.URL+"/")
-
-	// await returns the first event matching kind and pred, failing after 30 s
-	// (Chromium's first start is slow on a loaded machine).
-	seen := []browserEvent{}
-	await := func(kind string, pred func(string) bool) string {
-		t.Helper()
-		for i, ev := range seen {
-			if ev.Kind == kind && pred(ev.Data) {
-				seen = append(seen[:i], seen[i+1:]...)
-				return ev.Data
-			}
-		}
-		timeout := time.After(30 * time.Second)
-		for {
-			select {
-			case ev := <-events:
-				if ev.Kind == kind && pred(ev.Data) {
-					return ev.Data
-				}
-				seen = append(seen, ev)
-			case <-timeout:
-				t.Fatalf("browser never reported %s; it reported %+v", kind, seen)
-			}
-		}
-	}
+	await := reports.await
 	is := func(want string) func(string) bool { return func(s string) bool { return s == want } }
 
 	init := await("message", func(s string) bool { return strings.HasPrefix(s, `{"type":"init"`) })

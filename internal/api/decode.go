@@ -58,7 +58,7 @@ type params struct {
 // decodeCommand builds the Command for method from a JSON object of params.
 func decodeCommand(method string, raw []byte) (*hub.Command, *Error) {
 	op, ok := hub.ParseOp(method)
-	if !ok {
+	if !ok || !op.Public() {
 		return nil, errorf(404, CodeUnknownMethod, "unknown method %q", method)
 	}
 	var p params

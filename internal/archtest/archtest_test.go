@@ -20,7 +20,9 @@ var rules = []struct {
 	{"hub", []string{"transport/...", "session/...", "events/...", "api/...", "gwcompat/...", "cluster/...", "server/...", "github.com/gobwas/ws"}},
 	{"transport/...", []string{"hub/...", "session/...", "events/...", "api/...", "gwcompat/...", "server/..."}},
 	{"events", []string{"transport/...", "session/...", "server/..."}},
-	{"session/...", []string{"server/...", "api/...", "gwcompat/...", "cluster/..."}},
+	{"session/...", []string{"server/...", "api/...", "gwcompat/...", "cluster/...", "pusherapi/..."}},
+	{"pusher", []string{"transport/...", "session/...", "events/...", "api/...", "pusherapi/...", "server/..."}},
+	{"pusherapi", []string{"transport/...", "session/...", "events/...", "api/...", "server/..."}},
 	{"...", []string{"server/..."}},
 }
 

@@ -220,7 +220,7 @@ func (c *Cluster) Close() error {
 // that its caller must see the change in presence when it returns.
 func changesPresence(op hub.Op) bool {
 	switch op {
-	case hub.OpBindUid, hub.OpUnbindUid, hub.OpJoinGroup, hub.OpLeaveGroup, hub.OpUngroup:
+	case hub.OpBindUid, hub.OpUnbindUid, hub.OpJoinGroup, hub.OpLeaveGroup, hub.OpUngroup, hub.OpJoinPresence:
 		return true
 	}
 	return false
@@ -273,7 +273,8 @@ func (c *Cluster) Do(cmd *hub.Command) (any, error) {
 	defer cancel()
 	switch cmd.Op {
 	case hub.OpSendToClient, hub.OpBindUid, hub.OpUnbindUid, hub.OpJoinGroup, hub.OpLeaveGroup, hub.OpIsOnline,
-		hub.OpGetUidByClientId, hub.OpSetSession, hub.OpUpdateSession, hub.OpGetSession, hub.OpCloseClient, hub.OpDestroyClient:
+		hub.OpGetUidByClientId, hub.OpSetSession, hub.OpUpdateSession, hub.OpGetSession, hub.OpCloseClient, hub.OpDestroyClient,
+		hub.OpJoinPresence:
 		return c.toOwner(ctx, cmd)
 	case hub.OpSendToAll:
 		c.pushes.Add(1)
@@ -290,7 +291,7 @@ func (c *Cluster) Do(cmd *hub.Command) (any, error) {
 	case hub.OpGetClientIdByUid:
 		return c.fanout(ctx, cmd, c.route(false, cmd.UIDs))
 	case hub.OpUngroup, hub.OpGetClientIdCountByGroup, hub.OpGetClientIdListByGroup, hub.OpGetUidListByGroup,
-		hub.OpGetClientSessionsByGroup:
+		hub.OpGetClientSessionsByGroup, hub.OpGetPresenceMembers:
 		return c.fanout(ctx, cmd, c.route(true, cmd.Groups))
 	case hub.OpGetUidCountByGroup: // a uid can have clients on several nodes: count the union
 		list := *cmd
@@ -504,7 +505,7 @@ func merge(op hub.Op, results []any) any {
 		}
 		slices.Sort(out)
 		return slices.Compact(out)
-	case hub.OpGetClientSessionsByGroup, hub.OpGetAllClientSessions:
+	case hub.OpGetClientSessionsByGroup, hub.OpGetAllClientSessions, hub.OpGetPresenceMembers:
 		out := map[string]hub.Session{}
 		for _, r := range results {
 			v, _ := r.(map[string]hub.Session)

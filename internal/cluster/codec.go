@@ -13,7 +13,8 @@ import (
 // binary layout (uvarint lengths) so that message bytes are never re-encoded.
 //
 // command: op byte, flags byte, ClientID, ClientIDs?, UIDs, Groups, Exclude,
-// Message? (binary/raw in flags), Session? (presence in flags)
+// Message? (binary/raw in flags), then its Event, Channel and UserID when flagNamed,
+// Session? (presence in flags)
 // result:  tag byte, then the value for that tag
 
 const (
@@ -22,6 +23,8 @@ const (
 	flagBinary
 	flagRaw
 	flagSession
+	flagNamed // the message has an Event or a Channel (Pusher)
+	flagCode  // a close code follows the session
 )
 
 // maxList bounds a decoded list, so a corrupt length cannot allocate much.
@@ -61,9 +64,15 @@ func encodeCommand(b []byte, cmd *hub.Command) []byte {
 		if cmd.Message.Raw {
 			flags |= flagRaw
 		}
+		if cmd.Message.Event != "" || cmd.Message.Channel != "" || cmd.Message.UserID != "" {
+			flags |= flagNamed
+		}
 	}
 	if cmd.Session != nil {
 		flags |= flagSession
+	}
+	if cmd.Code != 0 {
+		flags |= flagCode
 	}
 	b = append(b, byte(cmd.Op), flags)
 	b = appendString(b, cmd.ClientID)
@@ -75,9 +84,15 @@ func encodeCommand(b []byte, cmd *hub.Command) []byte {
 	b = appendList(b, cmd.Exclude)
 	if cmd.Message != nil {
 		b = appendBytes(b, cmd.Message.Data)
+		if flags&flagNamed != 0 {
+			b = appendString(appendString(appendString(b, cmd.Message.Event), cmd.Message.Channel), cmd.Message.UserID)
+		}
 	}
 	if cmd.Session != nil {
 		b = appendBytes(b, cmd.Session)
+	}
+	if cmd.Code != 0 {
+		b = binary.AppendVarint(b, int64(cmd.Code))
 	}
 	return b
 }
@@ -109,6 +124,19 @@ func (r *reader) uvarint() uint64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+func (r *reader) varint() int {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 || v < 0 || v > 4999 { // a close code
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
 }
 
 func (r *reader) bytes() []byte {
@@ -152,9 +180,15 @@ func decodeCommand(b []byte) (*hub.Command, error) {
 	cmd.Exclude = r.list()
 	if flags&flagMessage != 0 {
 		cmd.Message = &hub.Message{Binary: flags&flagBinary != 0, Raw: flags&flagRaw != 0, Data: r.bytes()}
+		if flags&flagNamed != 0 {
+			cmd.Message.Event, cmd.Message.Channel, cmd.Message.UserID = r.string(), r.string(), r.string()
+		}
 	}
 	if flags&flagSession != 0 {
 		cmd.Session = r.bytes()
+	}
+	if flags&flagCode != 0 {
+		cmd.Code = r.varint()
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errCorrupt

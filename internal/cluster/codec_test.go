@@ -17,6 +17,10 @@ func seedCommands() []*hub.Command {
 		{Op: hub.OpSendToGroup, Groups: []string{"room"}, Message: &hub.Message{Raw: true, Data: []byte("raw\n")}},
 		{Op: hub.OpSetSession, ClientID: "7f0000010b5400000001", Session: []byte(`a:1:{s:1:"a";i:1;}`)},
 		{Op: hub.OpGetAllClientSessions},
+		{Op: hub.OpSendToGroup, Groups: []string{"app:presence-room"}, Exclude: []string{"7f0000010b5400000001"},
+			Message: &hub.Message{Event: "client-typing", Channel: "app:presence-room", UserID: "7", Data: []byte(`{"x":1}`)}},
+		{Op: hub.OpJoinPresence, ClientID: "7f0000010b5400000001", Groups: []string{"presence-room"}, Session: []byte(`{"user_id":"7"}`)},
+		{Op: hub.OpCloseClient, ClientID: "7f0000010b5400000001", Code: 4009, Message: &hub.Message{Event: "pusher:error", Data: []byte(`{}`)}},
 	}
 }
 
@@ -41,7 +45,11 @@ func sameCommand(a, b *hub.Command) bool {
 	if (a.Message == nil) != (b.Message == nil) {
 		return false
 	}
-	if a.Message != nil && (a.Message.Binary != b.Message.Binary || a.Message.Raw != b.Message.Raw || !bytes.Equal(a.Message.Data, b.Message.Data)) {
+	if a.Message != nil && (a.Message.Binary != b.Message.Binary || a.Message.Raw != b.Message.Raw || !bytes.Equal(a.Message.Data, b.Message.Data) ||
+		a.Message.Event != b.Message.Event || a.Message.Channel != b.Message.Channel || a.Message.UserID != b.Message.UserID) {
+		return false
+	}
+	if a.Code != b.Code {
 		return false
 	}
 	return a.Op == b.Op && a.ClientID == b.ClientID && (a.ClientIDs == nil) == (b.ClientIDs == nil) &&

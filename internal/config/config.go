@@ -34,6 +34,26 @@ type Config struct {
 	Limits    Limits    `toml:"limits" doc:"Rate limits per client address, per connection and per API key; past one a client gets 429 or close 4008. 0 turns one off."`
 	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
 	Cluster   Cluster   `toml:"cluster" doc:"Several nodes as one gateway through Redis or NATS; memory keeps one node on its own."`
+	Pusher    Pusher    `toml:"pusher" doc:"The Pusher Channels protocol (pusher-js, Laravel Echo, webman/push) on the ws listener at /app/{key} and its HTTP API on the api listener at /apps/{id}/; off until an app is configured (docs/pusher.md)."`
+}
+
+// Pusher configures the Pusher Channels protocol (docs/pusher.md).
+type Pusher struct {
+	ActivityTimeout    Duration    `toml:"activity_timeout" doc:"The activity_timeout told to Pusher clients: after this long without a message they send pusher:ping. At most half of heartbeat.timeout is told, which closes a silent client."`
+	CacheTTL           Duration    `toml:"cache_ttl" doc:"How long a cache- channel keeps its last event for new subscribers."`
+	MaxPresenceMembers int         `toml:"max_presence_members" doc:"Users one presence- channel may hold; one more gets a subscription error."`
+	Apps               []PusherApp `toml:"apps" doc:"The apps, each a [[pusher.apps]] table with id, key and secret (and optionally prefix, max_connections, client_event_rate, webhook_url)."`
+}
+
+// PusherApp is one Pusher app: its credentials and limits.
+type PusherApp struct {
+	ID              string `toml:"id" doc:"The app id (pusher-php-server's app_id, the /apps/{id}/ of the HTTP API)."`
+	Key             string `toml:"key" doc:"The public key clients connect with (/app/{key})."`
+	Secret          string `toml:"secret" secret:"" doc:"Signs channel authorizations, user sign-ins, HTTP API requests and webhooks."`
+	Prefix          string `toml:"prefix" doc:"Put in front of channel names and user ids to make the app's groups and uids, ending with ':' (e.g. \"shop:\"); empty (one app): channel chat is group chat. Apps need distinct prefixes."`
+	MaxConnections  int    `toml:"max_connections" doc:"Clients of this app at once; one more gets pusher:error 4100 and is closed. 0: no limit."`
+	ClientEventRate int    `toml:"client_event_rate" doc:"Client events per second one connection may send; past it, pusher:error 4301. 0: 10; -1: client events are refused."`
+	WebhookURL      string `toml:"webhook_url" doc:"Where Pusher webhooks (channel_occupied, channel_vacated, member_added, member_removed, client_event, cache_miss) are POSTed, signed with the secret. Empty: none."`
 }
 
 // Limits are the rate limits (docs/config.md, limits); every one is live.
@@ -225,7 +245,32 @@ func Default() Config {
 		Process: Process{StopTimeout: Duration{30 * time.Second}},
 		Cluster: Cluster{Engine: "memory", Redis: "redis://127.0.0.1:6379/0", NATS: "nats://127.0.0.1:4222", Prefix: "thinkgate",
 			Expiry: Duration{30 * time.Second}, Timeout: Duration{2 * time.Second}, Routing: "interest"},
+		Pusher: Pusher{ActivityTimeout: Duration{60 * time.Second}, CacheTTL: Duration{30 * time.Minute}, MaxPresenceMembers: 100},
 	}
+}
+
+// pusherApps checks the [[pusher.apps]] tables: credentials present, ids,
+// keys and prefixes distinct.
+func pusherApps(apps []PusherApp) error {
+	ids, keys, prefixes := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i, a := range apps {
+		switch {
+		case a.ID == "" || a.Key == "" || a.Secret == "":
+			return fmt.Errorf("app %d: id, key and secret are required", i+1)
+		case strings.ContainsAny(a.ID+a.Key, "/?# "):
+			return fmt.Errorf("app %d: id and key may not hold /, ?, # or spaces", i+1)
+		case ids[a.ID] || keys[a.Key]:
+			return fmt.Errorf("app %d: id %q or key %q used twice", i+1, a.ID, a.Key)
+		case a.Prefix != "" && (!strings.HasSuffix(a.Prefix, ":") || strings.ContainsAny(a.Prefix, " #")):
+			return fmt.Errorf("app %d: prefix %q must end with ':' (channel names have none) and hold no spaces or #", i+1, a.Prefix)
+		case prefixes[a.Prefix]:
+			return fmt.Errorf("app %d: prefix %q used twice (apps sharing a prefix would share channels)", i+1, a.Prefix)
+		case a.MaxConnections < 0 || a.ClientEventRate < -1:
+			return fmt.Errorf("app %d: max_connections must be >= 0 and client_event_rate >= -1", i+1)
+		}
+		ids[a.ID], keys[a.Key], prefixes[a.Prefix] = true, true, true
+	}
+	return nil
 }
 
 // DefaultFile is the config file read when present and no -c is given.
@@ -511,6 +556,10 @@ func (c *Config) Validate() error {
 		{"cluster.expiry", requires(c.Cluster.Expiry.Duration >= 3*time.Second, "at least 3s")},
 		{"cluster.timeout", positiveDur(c.Cluster.Timeout)},
 		{"cluster.routing", oneOf(c.Cluster.Routing, "interest", "broadcast")},
+		{"pusher.activity_timeout", requires(c.Pusher.ActivityTimeout.Duration >= time.Second, "at least 1s")},
+		{"pusher.cache_ttl", positiveDur(c.Pusher.CacheTTL)},
+		{"pusher.max_presence_members", positive(c.Pusher.MaxPresenceMembers)},
+		{"pusher.apps", pusherApps(c.Pusher.Apps)},
 	}
 	for _, ch := range checks {
 		if ch.err != nil {

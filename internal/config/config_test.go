@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,8 @@ func TestWriteRoundTrips(t *testing.T) {
 	cfg := Default()
 	cfg.Heartbeat.Reply = "pong \"quoted\" <tag>"
 	cfg.Heartbeat.Timeout.Duration = 90 * time.Second
+	cfg.Pusher.Apps = []PusherApp{{ID: "1", Key: "k1", Secret: "s1", ClientEventRate: -1},
+		{ID: "2", Key: "k2", Secret: "s2", Prefix: "two:", MaxConnections: 5, WebhookURL: "http://127.0.0.1/hook"}}
 	var buf bytes.Buffer
 	if err := Write(&buf, &cfg); err != nil {
 		t.Fatal(err)
@@ -120,7 +123,13 @@ func TestWriteRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatalf("printed config does not parse: %v\n%s", err, buf.String())
 	}
-	if len(md.Undecoded()) != 0 || back != cfg {
+	for i := range back.Pusher.Apps { // secrets are printed masked
+		if back.Pusher.Apps[i].Secret != Masked {
+			t.Fatalf("app %d's secret printed as %q", i, back.Pusher.Apps[i].Secret)
+		}
+		back.Pusher.Apps[i].Secret = cfg.Pusher.Apps[i].Secret
+	}
+	if len(md.Undecoded()) != 0 || !reflect.DeepEqual(back, cfg) {
 		t.Fatalf("round trip changed the config:\n%+v\n%+v", back, cfg)
 	}
 	for _, f := range Fields(&cfg) {

@@ -20,12 +20,55 @@ func Write(w io.Writer, cfg *Config) error {
 			continue
 		}
 		_, key := splitKey(f.Key)
+		if f.Value.Kind() == reflect.Slice && f.Value.Type().Elem().Kind() == reflect.Struct {
+			if err := writeTables(w, f); err != nil {
+				return err
+			}
+			continue
+		}
 		live := ""
 		if f.Live {
 			live = "; applied by reload"
 		}
 		if _, err := fmt.Fprintf(w, "# %s (env %s%s)\n%s = %s\n", f.Doc, f.Env, live, key, masked(f)); err != nil {
 			return fmt.Errorf("write config: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeTables prints a list of tables ([[pusher.apps]]), secrets masked, or
+// a commented example when it is empty. It must be its section's last key.
+func writeTables(w io.Writer, f Field) error {
+	if _, err := fmt.Fprintf(w, "# %s\n", f.Doc); err != nil {
+		return fmt.Errorf("write config: %w", err)
+	}
+	t := f.Value.Type().Elem()
+	if f.Value.Len() == 0 {
+		_, err := fmt.Fprintf(w, "# [[%s]]\n", f.Key)
+		for i := 0; i < t.NumField() && err == nil; i++ {
+			_, err = fmt.Fprintf(w, "# %s = ...  # %s\n", t.Field(i).Tag.Get("toml"), t.Field(i).Tag.Get("doc"))
+		}
+		if err != nil {
+			return fmt.Errorf("write config: %w", err)
+		}
+		return nil
+	}
+	for i := range f.Value.Len() {
+		if _, err := fmt.Fprintf(w, "[[%s]]\n", f.Key); err != nil {
+			return fmt.Errorf("write config: %w", err)
+		}
+		e := f.Value.Index(i)
+		for j := range t.NumField() {
+			sf := t.Field(j)
+			secret, isSecret := sf.Tag.Lookup("secret")
+			if isSecret && secret == "" {
+				secret = "key"
+			}
+			v := masked(Field{Secret: secret, Value: e.Field(j)})
+			if _, err := fmt.Fprintf(w, "%s = %s\n", sf.Tag.Get("toml"), v); err != nil {
+				return fmt.Errorf("write config: %w", err)
+			}
 		}
 	}
 	return nil

@@ -41,6 +41,8 @@ const (
 	OpGetSession
 	OpCloseClient
 	OpDestroyClient
+	OpJoinPresence
+	OpGetPresenceMembers
 	numOps
 )
 
@@ -74,7 +76,14 @@ var opNames = [numOps]string{
 	OpGetSession:               "getSession",
 	OpCloseClient:              "closeClient",
 	OpDestroyClient:            "destroyClient",
+	OpJoinPresence:             "joinPresence",
+	OpGetPresenceMembers:       "getPresenceMembers",
 }
+
+// Public reports whether the operation is one of the API's (GatewayWorker's
+// and destroyClient); the others serve client protocols inside thinkgate
+// (joinPresence, getPresenceMembers: Pusher's presence channels).
+func (o Op) Public() bool { return o > OpInvalid && o <= OpDestroyClient }
 
 // String returns the operation's API name.
 func (o Op) String() string {
@@ -121,6 +130,7 @@ type Command struct {
 	Exclude   []string
 	Message   *Message
 	Session   []byte // PHP-serialized session array, for setSession and updateSession
+	Code      int    // closeClient: the close code (0: 1000, a normal close)
 }
 
 // Message is one payload for clients. It carries the payload only; each
@@ -130,6 +140,16 @@ type Message struct {
 	Binary bool
 	Raw    bool // Data is written to the socket as is, without framing (GatewayWorker's raw flag)
 	Data   []byte
+	// Event names the message for protocols whose messages have names
+	// (Pusher's events); "" for a plain push.
+	Event string
+	// Channel is the group the message is for, when it has one. A source
+	// publishing to one channel sets it; for a send to groups the hub gives
+	// each group its own copy when a client whose encoding names channels
+	// (NewGroupEncoding) is among the recipients.
+	Channel string
+	// UserID is who sent a client event on a presence channel (Pusher).
+	UserID string
 
 	encoded [maxEncodings]atomic.Pointer[[]byte] // by Encoding.slot
 }
@@ -158,9 +178,10 @@ func (m *Message) Encoded(e *Encoding) []byte {
 // message, however many of its clients a send reaches; what it returns is
 // what each client's Conn.Send queues.
 type Encoding struct {
-	name   string
-	slot   int
-	encode func(*Message) []byte
+	name    string
+	slot    int
+	byGroup bool // the bytes name Message.Channel
+	encode  func(*Message) []byte
 }
 
 // maxEncodings is how many wire formats can be registered: every Message
@@ -173,17 +194,38 @@ var encodings struct {
 }
 
 // NewEncoding registers a wire format under name; encode must not keep or
-// change the message. Call it once per format, at package initialization:
-// at most maxEncodings can exist.
+// change the message, and returns nil for a message its clients cannot be
+// sent (it is then neither queued nor counted). Call it once per format, at
+// package initialization: at most maxEncodings can exist.
 func NewEncoding(name string, encode func(*Message) []byte) *Encoding {
+	return newEncoding(name, false, encode)
+}
+
+// NewGroupEncoding is NewEncoding for a format whose bytes name the group
+// a message was sent to (Message.Channel): a send to several groups builds
+// it once per group.
+func NewGroupEncoding(name string, encode func(*Message) []byte) *Encoding {
+	return newEncoding(name, true, encode)
+}
+
+func newEncoding(name string, byGroup bool, encode func(*Message) []byte) *Encoding {
 	encodings.Lock()
 	defer encodings.Unlock()
 	if encodings.n == maxEncodings {
 		panic(fmt.Sprintf("hub: more than %d encodings (registering %q)", maxEncodings, name))
 	}
-	e := &Encoding{name: name, slot: encodings.n, encode: encode}
+	e := &Encoding{name: name, slot: encodings.n, byGroup: byGroup, encode: encode}
 	encodings.n++
 	return e
+}
+
+// inGroup is m for group g: m itself when it names g already, else a copy
+// that does (its encodings built afresh).
+func (m *Message) inGroup(g string) *Message {
+	if m.Channel == g {
+		return m
+	}
+	return &Message{Binary: m.Binary, Raw: m.Raw, Data: m.Data, Event: m.Event, Channel: g, UserID: m.UserID}
 }
 
 // Name is the name the encoding was registered under.

@@ -78,6 +78,12 @@ type Hub struct {
 	// slice is smaller and faster than a set.
 	uids   [shardCount]shard[[]*Client]
 	groups [shardCount]shard[clientSet]
+	// members holds, per group, the member data of the clients that joined
+	// it with joinPresence (a presence channel's user id and info); shards
+	// as groups. memberGroups counts its groups, so that leaving a group
+	// costs nothing more while no presence group exists.
+	members      [shardCount]shard[map[*Client]Session]
+	memberGroups atomic.Int64
 }
 
 // shard is one lock's worth of an index keyed by client id, uid or group.
@@ -121,6 +127,7 @@ func New(ids *clientid.Generator) *Hub {
 		h.clients[i].m = map[string]*Client{}
 		h.uids[i].m = map[string][]*Client{}
 		h.groups[i].m = map[string]clientSet{}
+		h.members[i].m = map[string]map[*Client]Session{}
 	}
 	return h
 }
@@ -176,14 +183,17 @@ func (h *Hub) Client(id string) *Client {
 }
 
 // Send queues m on c and reports whether it was queued.
-func (h *Hub) Send(c *Client, m *Message) bool { return c.conn.Send(m.Encoded(c.enc)) }
+func (h *Hub) Send(c *Client, m *Message) bool {
+	b := m.Encoded(c.enc)
+	return b != nil && c.conn.Send(b)
+}
 
 // tally counts what a send queued: clients reached and bytes.
 type tally struct{ n, bytes int }
 
 // send queues m on c in c's encoding and counts it when queued.
 func (t *tally) send(c *Client, m *Message) {
-	if b := m.Encoded(c.enc); c.conn.Send(b) {
+	if b := m.Encoded(c.enc); b != nil && c.conn.Send(b) {
 		t.n++
 		t.bytes += len(b)
 	}
@@ -290,6 +300,11 @@ func (h *Hub) do(cmd *Command, sent *tally) (any, error) {
 		return sessions(h.groupClients(cmd.Groups[0])), nil
 	case OpGetAllClientSessions:
 		return sessions(h.allClients()), nil
+	case OpJoinPresence:
+		g := cmd.Groups[0]
+		return h.withClient(cmd.ClientID, func(c *Client) { h.joinLocked(c, g); h.setMember(g, c, cmd.Session) }), nil
+	case OpGetPresenceMembers:
+		return h.presenceMembers(cmd.Groups[0]), nil
 	case OpSetSession:
 		return h.withClient(cmd.ClientID, func(c *Client) { c.session = Session(slices.Clone(cmd.Session)) }), nil
 	case OpUpdateSession:
@@ -315,7 +330,11 @@ func (h *Hub) do(cmd *Command, sent *tally) (any, error) {
 		if cmd.Message != nil {
 			sent.send(c, cmd.Message)
 		}
-		c.conn.Close(1000, "")
+		code := cmd.Code
+		if code == 0 {
+			code = 1000
+		}
+		c.conn.Close(code, "")
 		return true, nil
 	case OpDestroyClient:
 		c := h.Client(cmd.ClientID)
@@ -360,6 +379,10 @@ func Validate(cmd *Command) error {
 		return need(cmd.ClientID != "", "client_id")
 	case OpSetSession, OpUpdateSession:
 		return need(cmd.ClientID != "" && cmd.Session != nil, "client_id and a session")
+	case OpJoinPresence:
+		return need(cmd.ClientID != "" && nonEmpty(cmd.Groups) && cmd.Session != nil, "client_id, a non-empty group and member data")
+	case OpGetPresenceMembers:
+		return need(nonEmpty(cmd.Groups), "a non-empty group")
 	}
 	return nil
 }
@@ -444,7 +467,50 @@ func (h *Hub) leaveLocked(c *Client, g string) {
 	h.removeFromGroup(g, c)
 }
 
+// setMember records c's member data in group g (c is a member of g).
+func (h *Hub) setMember(g string, c *Client, data []byte) {
+	s := &h.members[h.shard(g)]
+	s.mu.Lock()
+	m := s.m[g]
+	if m == nil {
+		m = map[*Client]Session{}
+		s.m[g] = m
+		h.memberGroups.Add(1)
+	}
+	m[c] = Session(slices.Clone(data))
+	s.mu.Unlock()
+}
+
+// dropMember forgets c's member data in group g, if any.
+func (h *Hub) dropMember(g string, c *Client) {
+	s := &h.members[h.shard(g)]
+	s.mu.Lock()
+	if m := s.m[g]; m != nil {
+		delete(m, c)
+		if len(m) == 0 {
+			delete(s.m, g)
+			h.memberGroups.Add(-1)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// presenceMembers is the member data of group g's clients, by client id.
+func (h *Hub) presenceMembers(g string) map[string]Session {
+	s := &h.members[h.shard(g)]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]Session, len(s.m[g]))
+	for c, d := range s.m[g] {
+		out[c.ID] = d
+	}
+	return out
+}
+
 func (h *Hub) removeFromGroup(g string, c *Client) {
+	if h.memberGroups.Load() > 0 {
+		h.dropMember(g, c)
+	}
 	s := &h.groups[h.shard(g)]
 	s.mu.Lock()
 	if members := s.m[g]; members != nil {
@@ -551,10 +617,18 @@ func (h *Hub) sendToUids(sent *tally, uids []string, m *Message) {
 func (h *Hub) sendToGroups(sent *tally, groups []string, m *Message, exclude []string) {
 	skip := excludeSet(exclude)
 	for _, g := range groups {
+		mg := m // m for encodings that name the group: made once per group, when needed
 		s := &h.groups[h.shard(g)]
 		s.mu.RLock()
 		for c := range s.m[g] {
 			if _, skipped := skip[c.ID]; skipped {
+				continue
+			}
+			if c.enc.byGroup {
+				if mg.Channel != g {
+					mg = m.inGroup(g)
+				}
+				sent.send(c, mg)
 				continue
 			}
 			sent.send(c, m)

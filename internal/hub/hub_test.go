@@ -354,8 +354,14 @@ func TestMessageIsEncodedOncePerEncoding(t *testing.T) {
 }
 
 func TestOpNamesRoundTrip(t *testing.T) {
-	if len(Ops()) != 29 {
-		t.Fatalf("%d ops, want GatewayWorker's 28 and destroyClient", len(Ops()))
+	public := 0
+	for _, op := range Ops() {
+		if op.Public() {
+			public++
+		}
+	}
+	if public != 29 || len(Ops()) != 31 {
+		t.Fatalf("%d public ops of %d, want GatewayWorker's 28 and destroyClient, and 2 for presence channels", public, len(Ops()))
 	}
 	for _, op := range Ops() {
 		if back, ok := ParseOp(op.String()); !ok || back != op {
@@ -446,5 +452,58 @@ func TestGatewayWorkerOrdersAndExtras(t *testing.T) {
 	}
 	if got := do(t, h, Command{Op: OpDestroyClient, ClientID: cs[1].ID}); got != true || rs[1].closed != -1 {
 		t.Fatalf("destroyClient: %v, closed %d", got, rs[1].closed)
+	}
+}
+
+// Presence members: joinPresence records a client's member data in a group,
+// getPresenceMembers lists it, and leaving or disconnecting forgets it.
+func TestPresenceMembers(t *testing.T) {
+	h := newHub(t)
+	var ra, rb recConn
+	a, b := h.Connect(&ra, testEncoding), h.Connect(&rb, testEncoding)
+	do(t, h, Command{Op: OpJoinPresence, ClientID: a.ID, Groups: []string{"p"}, Session: []byte(`{"user_id":"1"}`)})
+	do(t, h, Command{Op: OpJoinPresence, ClientID: b.ID, Groups: []string{"p"}, Session: []byte(`{"user_id":"2"}`)})
+	do(t, h, Command{Op: OpJoinGroup, ClientID: b.ID, Groups: []string{"plain"}})
+	got := do(t, h, Command{Op: OpGetPresenceMembers, Groups: []string{"p"}}).(map[string]Session)
+	if len(got) != 2 || string(got[a.ID]) != `{"user_id":"1"}` || string(got[b.ID]) != `{"user_id":"2"}` {
+		t.Fatalf("members %v", got)
+	}
+	if n := do(t, h, Command{Op: OpGetClientIdCountByGroup, Groups: []string{"p"}}); n != 2 {
+		t.Fatalf("joinPresence joins the group: %v", n)
+	}
+	do(t, h, Command{Op: OpLeaveGroup, ClientID: a.ID, Groups: []string{"p"}})
+	h.Disconnect(b)
+	if got := do(t, h, Command{Op: OpGetPresenceMembers, Groups: []string{"p"}}).(map[string]Session); len(got) != 0 {
+		t.Fatalf("after leaving: %v", got)
+	}
+	if h.memberGroups.Load() != 0 {
+		t.Fatalf("%d presence groups left", h.memberGroups.Load())
+	}
+	if _, err := h.Do(&Command{Op: OpJoinPresence, ClientID: a.ID, Groups: []string{"p"}}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("joinPresence without member data: %v", err)
+	}
+}
+
+// A group encoding names each group of a multi-group send; others share
+// one encoding for all groups.
+func TestGroupEncoding(t *testing.T) {
+	named := NewGroupEncoding("named", func(m *Message) []byte { return []byte(m.Channel + ":" + string(m.Data)) })
+	h := newHub(t)
+	var rx, ry, rn recConn
+	x, y, n := h.Connect(&rx, named), h.Connect(&ry, named), h.Connect(&rn, testEncoding)
+	for _, j := range []struct {
+		c *Client
+		g string
+	}{{x, "g1"}, {y, "g2"}, {n, "g1"}, {n, "g2"}} {
+		do(t, h, Command{Op: OpJoinGroup, ClientID: j.c.ID, Groups: []string{j.g}})
+	}
+	if got := do(t, h, Command{Op: OpSendToGroup, Groups: []string{"g1", "g2"}, Message: NewText([]byte("hi"))}); got != 4 {
+		t.Fatalf("delivered %v", got)
+	}
+	if rx.got()[0] != "g1:hi" || ry.got()[0] != "g2:hi" {
+		t.Fatalf("group-encoded clients got %q and %q", rx.got(), ry.got())
+	}
+	if got := rn.got(); len(got) != 2 || got[0] != "hi" || got[1] != "hi" {
+		t.Fatalf("plain client got %q", got)
 	}
 }

@@ -39,6 +39,8 @@ import (
 	"thinkgate/internal/phpapp"
 	"thinkgate/internal/phpworker"
 	"thinkgate/internal/procstat"
+	"thinkgate/internal/pusher"
+	"thinkgate/internal/pusherapi"
 	"thinkgate/internal/session"
 	"thinkgate/internal/transport/websocket"
 	"thinkgate/internal/watch"
@@ -106,23 +108,25 @@ type Node struct {
 	fast     atomic.Bool // Stop(false): do not wait for requests in flight
 	rates    rates
 
-	Hub      *hub.Hub
-	cluster  *cluster.Cluster // nil with cluster.engine = "memory"
-	ws       websocket.Transport
-	http     *http.Server
-	api      *api.HTTP
-	text     *api.Text
-	register *gwcompat.Register
-	inner    *gwcompat.Inner
-	workers  *gwcompat.Workers
-	pool     *phpworker.Pool // nil without a PHP app
-	metrics  *metrics.Metrics
-	wsCert   *certs.Pair // nil: plain ws://
-	httpCert *certs.Pair // nil: plain http://
-	app      *http.Server
-	front    *appserver.Server // nil without a PHP app
-	clients  *session.Manager  // the ws listener's clients
-	hook     *webhook.Sink     // nil unless events.sink = "webhook"
+	Hub         *hub.Hub
+	cluster     *cluster.Cluster // nil with cluster.engine = "memory"
+	ws          websocket.Transport
+	http        *http.Server
+	api         *api.HTTP
+	text        *api.Text
+	register    *gwcompat.Register
+	inner       *gwcompat.Inner
+	workers     *gwcompat.Workers
+	pool        *phpworker.Pool // nil without a PHP app
+	metrics     *metrics.Metrics
+	wsCert      *certs.Pair // nil: plain ws://
+	httpCert    *certs.Pair // nil: plain http://
+	app         *http.Server
+	front       *appserver.Server // nil without a PHP app
+	clients     *session.Manager  // the ws listener's clients
+	pusherApps  *pusher.Apps      // nil without [[pusher.apps]]
+	pusherCache *pusher.Cache     // cache- channels' last events
+	hook        *webhook.Sink     // nil unless events.sink = "webhook"
 
 	listeners map[string]net.Listener
 }
@@ -388,6 +392,56 @@ func webhookOptions(ev config.Events) webhook.Options {
 	}
 }
 
+// startPusher serves the Pusher protocol at /app/ on the ws listener when
+// apps are configured, and prepares its HTTP API (apiHandler).
+func (n *Node) startPusher() {
+	pc := n.cfg.Pusher
+	if len(pc.Apps) == 0 {
+		return
+	}
+	apps := make([]*pusher.App, 0, len(pc.Apps))
+	hooks := map[*pusher.App]*pusher.Webhooks{}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, a := range pc.Apps {
+		app := &pusher.App{ID: a.ID, Key: a.Key, Secret: a.Secret, Prefix: a.Prefix, MaxConnections: a.MaxConnections,
+			ClientEventRate: a.ClientEventRate, WebhookURL: a.WebhookURL}
+		apps = append(apps, app)
+		if a.WebhookURL != "" {
+			hooks[app] = &pusher.Webhooks{App: app, Client: client, Wait: 250 * time.Millisecond, Retries: 3,
+				Log: n.log.With("component", "pusher-webhook")}
+		}
+	}
+	activity := pc.ActivityTimeout.Duration
+	if hb := n.cfg.Heartbeat.Timeout.Duration; hb > 0 {
+		activity = min(activity, hb/2)
+	}
+	n.pusherApps = pusher.NewApps(apps)
+	n.pusherCache = &pusher.Cache{TTL: pc.CacheTTL.Duration}
+	n.clients.Route("/app/", session.NewPusher(session.PusherOptions{
+		Apps: n.pusherApps, Doer: n.doer(), ActivityTimeout: max(activity, time.Second),
+		MaxPresenceMembers: pc.MaxPresenceMembers, Cache: n.pusherCache,
+		Webhooks: func(a *pusher.App) *pusher.Webhooks { return hooks[a] },
+	}))
+	n.log.Info("pusher protocol on", "apps", len(apps), "ws_path", "/app/{key}", "api_path", "/apps/{id}/")
+}
+
+// apiHandler is the api listener's handler: the HTTP API, and Pusher's
+// under /apps/ when apps are configured.
+func (n *Node) apiHandler() http.Handler {
+	if n.pusherApps == nil {
+		return n.api
+	}
+	papi := pusherapi.New(pusherapi.Options{Apps: n.pusherApps, Doer: n.doer(), Cache: n.pusherCache,
+		MaxBodySize: int64(n.cfg.API.MaxBodySize), Log: n.log})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/apps/") {
+			papi.ServeHTTP(w, r)
+			return
+		}
+		n.api.ServeHTTP(w, r)
+	})
+}
+
 // newTransport picks the connection layer ws.transport names: epoll on
 // Linux unless told otherwise, portable elsewhere and for wss:// (TLS keeps
 // a stream per connection).
@@ -500,6 +554,7 @@ func (n *Node) Run(ctx context.Context) error {
 		InitMessage: n.cfg.WS.InitMessage, BindFirst: n.cfg.WS.BindUIDFromFirstMessage,
 		Secret: n.cfg.Auth.Secret, Required: n.cfg.Auth.Required, AuthTimeout: n.cfg.Auth.Timeout.Duration,
 	}))
+	n.startPusher()
 	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.clients, n.log.With("listener", "ws"))
 	if err != nil {
 		n.closeListeners()
@@ -528,7 +583,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}, n.log)
 	n.api.SetRate(n.cfg.Limits.APIRate)
 	n.http = &http.Server{
-		Handler:           n.api,
+		Handler:           n.apiHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second, // headers and body
 		IdleTimeout:       n.cfg.API.IdleTimeout.Duration,

@@ -11,6 +11,7 @@ import (
 	"thinkgate/internal/events"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/phpser"
+	"thinkgate/internal/pusher"
 	"thinkgate/internal/token"
 	"thinkgate/internal/transport"
 	"thinkgate/internal/transport/websocket"
@@ -18,10 +19,15 @@ import (
 
 // NativeWebSocket is the wire format of the native protocol over
 // WebSocket: the payload as one text or binary frame, or, for a raw
-// message (GatewayWorker's raw flag), the payload written as it is.
+// message (GatewayWorker's raw flag), the payload written as it is. An
+// event published through the Pusher protocol (Event set) arrives as the
+// Pusher event's JSON, {"event":...,"channel":...,"data":...}.
 var NativeWebSocket = hub.NewEncoding("native+websocket", func(m *hub.Message) []byte {
-	if m.Raw {
+	switch {
+	case m.Raw:
 		return m.Data
+	case m.Event != "":
+		return websocket.Frame(pusher.Envelope(nil, m), false)
 	}
 	return websocket.Frame(m.Data, m.Binary)
 })

@@ -1,0 +1,418 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"thinkgate/internal/testenv"
+)
+
+// The Pusher app every test here configures.
+const (
+	pusherAppID  = "1001"
+	pusherKey    = "app-key"
+	pusherSecret = "app-secret"
+)
+
+// pusherApps is the [[pusher.apps]] table; extra lines go into it.
+func pusherApps(extra string) string {
+	return fmt.Sprintf("\n[[pusher.apps]]\nid = %q\nkey = %q\nsecret = %q\n%s\n", pusherAppID, pusherKey, pusherSecret, extra)
+}
+
+// startPusher runs thinkgate with baseConfig plus extra and one Pusher app.
+func startPusher(t *testing.T, extra, app string) *server {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "thinkgate.toml")
+	if err := os.WriteFile(cfg, []byte(mergeTOML(baseConfig, extra)+pusherApps(app)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startFile(t, cfg)
+}
+
+// pusherClients is the directory of the npm clients (e2e/testdata/pusher),
+// installed by scripts/test with npm ci from the committed lockfile.
+func pusherClients(t *testing.T) string {
+	t.Helper()
+	testenv.Need(t, "node")
+	dir, _ := filepath.Abs("testdata/pusher")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "pusher-js")); err != nil {
+		t.Fatalf("the npm clients are not installed: run `npm ci` in %s (scripts/test does)", dir)
+	}
+	return dir
+}
+
+func port(t *testing.T, addr string) string {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runScenario runs one scenario of scenarios.mjs against s and checks that
+// every one of its checks passed (want of them).
+func runScenario(t *testing.T, dir string, s *server, name string, want int, env ...string) {
+	t.Helper()
+	cmd := exec.Command("node", "scenarios.mjs", name)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TG_WS_PORT="+port(t, s.addr("ws")), "TG_API_PORT="+port(t, s.addr("api")),
+		"PUSHER_APP_ID="+pusherAppID, "PUSHER_KEY="+pusherKey, "PUSHER_SECRET="+pusherSecret)
+	cmd.Env = append(cmd.Env, env...)
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("scenario %s did not finish in 60 s:\n%s", name, out)
+	}
+	oks := strings.Count(string(out), "\nok: ")
+	if strings.HasPrefix(string(out), "ok: ") {
+		oks++
+	}
+	if err != nil || !strings.Contains(string(out), "\ndone\n") || oks != want {
+		t.Fatalf("scenario %s: %v, %d checks of %d passed:\n%s", name, err, oks, want, out)
+	}
+	t.Logf("%s:\n%s", name, out)
+}
+
+// TestPusherClients drives thinkgate with pusher-js, laravel-echo and the
+// pusher Node library: every channel kind, client events, sign-in and
+// terminate_connections, the cache, the HTTP API with its signing, errors.
+func TestPusherClients(t *testing.T) {
+	dir := pusherClients(t)
+	s := startPusher(t, "", "")
+	for _, sc := range []struct {
+		name   string
+		checks int
+	}{
+		{"public", 7}, {"private", 3}, {"presence", 4}, {"client-events", 3}, {"cache", 2},
+		{"signin", 3}, {"errors", 3}, {"echo", 4},
+	} {
+		t.Run(sc.name, func(t *testing.T) { runScenario(t, dir, s, sc.name, sc.checks) })
+	}
+}
+
+// TestPusherPresenceAcrossNodes: two nodes on one Redis; the presence
+// scenario's second user connects to the other node, and every member list,
+// member_added/removed and the HTTP API's user counts are the gateway's.
+func TestPusherPresenceAcrossNodes(t *testing.T) {
+	dir := pusherClients(t)
+	redis := testenv.Redis(t)
+	cluster := fmt.Sprintf("[cluster]\nengine = \"redis\"\nredis = %q\nprefix = \"pusher%d\"", redis.URL, time.Now().UnixNano())
+	a := startPusher(t, cluster+"\n[gwcompat]\nlan_ip = \"127.0.0.1\"", "")
+	b := startPusher(t, cluster+"\n[gwcompat]\nlan_ip = \"127.0.0.2\"", "")
+	runScenario(t, dir, a, "presence", 4, "TG_WS_PORT2="+port(t, b.addr("ws")))
+}
+
+// pusherSign signs an HTTP API request as Pusher's libraries do.
+func pusherSign(method, path string, body []byte, ts int64) string {
+	q := map[string]string{"auth_key": pusherKey, "auth_timestamp": strconv.FormatInt(ts, 10), "auth_version": "1.0"}
+	if len(body) > 0 {
+		sum := md5.Sum(body)
+		q["body_md5"] = hex.EncodeToString(sum[:])
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, k+"="+q[k])
+	}
+	qs := strings.Join(parts, "&")
+	m := hmac.New(sha256.New, []byte(pusherSecret))
+	m.Write([]byte(method + "\n" + path + "\n" + qs))
+	return path + "?" + qs + "&auth_signature=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// pusherPost publishes through the Pusher HTTP API, signed at time ts.
+func pusherPost(t *testing.T, s *server, path string, body any, ts int64) (int, string) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	full := "/apps/" + pusherAppID + path
+	resp, err := http.Post("http://"+s.addr("api")+pusherSign("POST", full, b, ts), "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
+// pusherDial connects a raw Pusher client and returns it with its socket id.
+func pusherDial(t *testing.T, s *server) (*client, string) {
+	t.Helper()
+	c := s.connect("/app/"+pusherKey+"?protocol=7&client=go&version=0", nil)
+	var m struct{ Event, Data string }
+	json.Unmarshal([]byte(c.read()), &m)
+	var d struct {
+		SocketID string `json:"socket_id"`
+	}
+	json.Unmarshal([]byte(m.Data), &d)
+	if m.Event != "pusher:connection_established" || d.SocketID == "" {
+		t.Fatalf("first message %+v", m)
+	}
+	return c, d.SocketID
+}
+
+// TestPusherNativeBridge: a native client and a Pusher client in the same
+// group/channel reach each other's pushes: a native push is the event
+// "message" to Pusher clients, a Pusher event is its JSON to native ones.
+func TestPusherNativeBridge(t *testing.T) {
+	s := startPusher(t, "", "")
+	p, _ := pusherDial(t, s)
+	p.WriteText(`{"event":"pusher:subscribe","data":{"channel":"news"}}`)
+	if got := p.read(); got != `{"event":"pusher_internal:subscription_succeeded","channel":"news","data":"{}"}` {
+		t.Fatalf("subscribe: %s", got)
+	}
+	n := s.dial()
+	s.call("joinGroup", map[string]any{"client_id": n.ID, "group": "news"})
+	s.call("bindUid", map[string]any{"client_id": n.ID, "uid": "u1"})
+
+	if got := s.call("sendToGroup", map[string]any{"group": "news", "data": "hello"}); got != 2.0 {
+		t.Fatalf("sendToGroup reached %v, want 2", got)
+	}
+	if got := n.read(); got != "hello" {
+		t.Fatalf("native client got %q", got)
+	}
+	if got := p.read(); got != `{"event":"message","channel":"news","data":"hello"}` {
+		t.Fatalf("pusher client got %s", got)
+	}
+	if status, body := pusherPost(t, s, "/events", map[string]any{"name": "update", "channels": []string{"news"}, "data": `{"a":1}`}, time.Now().Unix()); status != 200 || body != "{}" {
+		t.Fatalf("events: %d %s", status, body)
+	}
+	want := `{"event":"update","channel":"news","data":"{\"a\":1}"}`
+	if got := p.read(); got != want {
+		t.Fatalf("pusher client got %s, want %s", got, want)
+	}
+	if got := n.read(); got != want {
+		t.Fatalf("native client got %s, want the Pusher event %s", got, want)
+	}
+	// A push to everyone names no channel.
+	s.call("sendToAll", map[string]any{"data": "to all"})
+	n.read()
+	if got := p.read(); got != `{"event":"message","data":"to all"}` {
+		t.Fatalf("pusher client got %s for sendToAll", got)
+	}
+}
+
+// TestPusherProtocolErrors: what a Pusher client sees for each refusal.
+func TestPusherProtocolErrors(t *testing.T) {
+	s := startPusher(t, "", "max_connections = 2\nclient_event_rate = -1")
+	closeOf := func(c *client) (string, int) {
+		t.Helper()
+		msg := c.read()
+		f, err := c.ReadFrame(5 * time.Second)
+		if err != nil || f.Op != ws.OpClose {
+			t.Fatalf("after %s: %v %v, want a close frame", msg, f.Op, err)
+		}
+		return msg, f.CloseCode()
+	}
+	for _, tc := range []struct {
+		path string
+		code int
+	}{
+		{"/app/" + pusherKey, 4008},
+		{"/app/" + pusherKey + "?protocol=x", 4006},
+		{"/app/" + pusherKey + "?protocol=8", 4007},
+		{"/app/nope?protocol=7", 4001},
+	} {
+		msg, code := closeOf(s.connect(tc.path, nil))
+		if code != tc.code || !strings.Contains(msg, `"event":"pusher:error"`) || !strings.Contains(msg, fmt.Sprintf(`"code":%d`, tc.code)) {
+			t.Errorf("%s: %s then close %d, want pusher:error and close %d", tc.path, msg, code, tc.code)
+		}
+	}
+	a, _ := pusherDial(t, s)
+	pusherDial(t, s)
+	if msg, code := closeOf(s.connect("/app/"+pusherKey+"?protocol=7", nil)); code != 4100 || !strings.Contains(msg, `"code":4100`) {
+		t.Errorf("third client of an app with max_connections = 2: %s, close %d", msg, code)
+	}
+	for _, tc := range []struct{ send, want string }{
+		{`not json`, `"event":"pusher:error"`},
+		{`{"event":"pusher:ping","data":{}}`, `{"event":"pusher:pong","data":"{}"}`},
+		{`{"event":"pusher:subscribe","data":{"channel":"bad name!"}}`, `"status":400`},
+		{`{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"app-key:00"}}`, `"status":401`},
+		{`{"event":"pusher:subscribe","data":{"channel":"presence-x","auth":"app-key:00","channel_data":"{}"}}`, `"status":401`},
+		{`{"event":"client-x","channel":"private-x","data":{}}`, `client_event_rate = -1`},
+		{`{"event":"pusher:nope"}`, `Unsupported event`},
+	} {
+		a.WriteText(tc.send)
+		if got := a.read(); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: got %s, want %s", tc.send, got, tc.want)
+		}
+	}
+	// The connection stayed through all of it.
+	a.WriteText(`{"event":"pusher:ping","data":{}}`)
+	a.read()
+	// The HTTP API refuses a stale timestamp and a bad body.
+	if status, body := pusherPost(t, s, "/events", map[string]any{"name": "x", "channel": "news", "data": "y"}, time.Now().Add(-11*time.Minute).Unix()); status != 401 || !strings.Contains(body, "Timestamp expired") {
+		t.Errorf("stale timestamp: %d %s", status, body)
+	}
+	chans := make([]string, 101)
+	for i := range chans {
+		chans[i] = "c" + strconv.Itoa(i)
+	}
+	for _, tc := range []struct {
+		body any
+		want string
+	}{
+		{map[string]any{"name": "x", "channels": chans, "data": "y"}, "More than 100 channels"},
+		{map[string]any{"name": "x", "channel": "news"}, "needs data"},
+		{map[string]any{"name": "x", "channel": "bad name", "data": "y"}, "Invalid channel name"},
+		{map[string]any{"name": "x", "channel": "news", "data": "y", "socket_id": "nope"}, "invalid socket_id"},
+	} {
+		if status, body := pusherPost(t, s, "/events", tc.body, time.Now().Unix()); status != 400 || !strings.Contains(body, tc.want) {
+			t.Errorf("%v: %d %s, want 400 %q", tc.body, status, body, tc.want)
+		}
+	}
+}
+
+// TestPusherWebhooks: the app's webhook_url gets Pusher's webhooks, signed.
+func TestPusherWebhooks(t *testing.T) {
+	hooks := make(chan map[string]any, 100)
+	var badSig error
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		m := hmac.New(sha256.New, []byte(pusherSecret))
+		m.Write(body)
+		if r.Header.Get("X-Pusher-Key") != pusherKey || r.Header.Get("X-Pusher-Signature") != hex.EncodeToString(m.Sum(nil)) || r.Header.Get("Content-Type") != "application/json" {
+			badSig = fmt.Errorf("webhook headers %v", r.Header)
+		}
+		var b struct {
+			TimeMS int64            `json:"time_ms"`
+			Events []map[string]any `json:"events"`
+		}
+		json.Unmarshal(body, &b)
+		for _, e := range b.Events {
+			hooks <- e
+		}
+	}))
+	defer hs.Close()
+	s := startPusher(t, "", fmt.Sprintf("webhook_url = %q", hs.URL))
+	sign := func(socketID, s string) string {
+		m := hmac.New(sha256.New, []byte(pusherSecret))
+		m.Write([]byte(socketID + ":" + s))
+		return pusherKey + ":" + hex.EncodeToString(m.Sum(nil))
+	}
+	a, sa := pusherDial(t, s)
+	b, sb := pusherDial(t, s)
+	member := `{"user_id":"7","user_info":{"name":"Ann"}}`
+	sub := func(c *client, sid, ch, data string) {
+		auth := sign(sid, ch)
+		if data != "" {
+			auth = sign(sid, ch+":"+data)
+		}
+		msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": ch, "auth": auth, "channel_data": data}})
+		c.WriteText(string(msg))
+		if got := c.read(); !strings.Contains(got, "subscription_succeeded") {
+			t.Fatalf("subscribe %s: %s", ch, got)
+		}
+	}
+	sub(a, sa, "presence-room", member)
+	sub(b, sb, "presence-room", `{"user_id":"8"}`)
+	a.read() // member_added for 8
+	b.WriteText(`{"event":"client-hi","channel":"presence-room","data":{"x":1}}`)
+	a.read()
+	b.WriteText(`{"event":"pusher:subscribe","data":{"channel":"cache-empty"}}`)
+	b.read()
+	b.read() // cache_miss
+	b.Close()
+	a.Close()
+	want := map[string]bool{"channel_occupied presence-room": true, "member_added presence-room 7": true, "member_added presence-room 8": true,
+		"client_event presence-room 8": true, "channel_occupied cache-empty": true, "cache_miss cache-empty": true,
+		"member_removed presence-room 8": true, "member_removed presence-room 7": true, "channel_vacated presence-room": true, "channel_vacated cache-empty": true}
+	deadline := time.After(10 * time.Second)
+	for len(want) > 0 {
+		select {
+		case e := <-hooks:
+			key := fmt.Sprint(e["name"], " ", e["channel"])
+			if u, ok := e["user_id"].(string); ok && u != "" {
+				key += " " + u
+			}
+			if e["name"] == "client_event" && (e["event"] != "client-hi" || e["data"] != `{"x":1}` || e["socket_id"] != sb) {
+				t.Errorf("client_event webhook %v", e)
+			}
+			delete(want, key)
+		case <-deadline:
+			t.Fatalf("webhooks never came: %v", want)
+		}
+	}
+	if badSig != nil {
+		t.Fatal(badSig)
+	}
+}
+
+// pusherBrowserPage subscribes with the browser build of pusher-js and
+// reports what arrives.
+const pusherBrowserPage = `<!doctype html>
+<title>pusher-js in a browser</title>
+<script src="/pusher.min.js"></script>
+<ul id="got"></ul>
+<script>
+function report(kind, data) { fetch('/report', {method: 'POST', body: JSON.stringify({kind: kind, data: data})}); }
+const pusher = new Pusher(%q, {cluster: 'mt1', wsHost: '127.0.0.1', wsPort: %s, forceTLS: false, enabledTransports: ['ws']});
+pusher.connection.bind('connected', () => report('connected', pusher.connection.socket_id));
+const ch = pusher.subscribe('news');
+ch.bind('pusher:subscription_succeeded', () => report('subscribed', ''));
+ch.bind('update', (d) => {
+  const li = document.createElement('li');
+  li.textContent = d.text;
+  document.getElementById('got').appendChild(li);
+  report('update', document.getElementById('got').textContent);
+});
+</script>`
+
+// TestPusherBrowser: pusher-js's browser build in headless Chromium gets an
+// event published through the HTTP API and shows it in the page.
+func TestPusherBrowser(t *testing.T) {
+	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
+	dir := pusherClients(t)
+	s := startPusher(t, "", "")
+	reports := newReports(t)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, pusherBrowserPage, pusherKey, port(t, s.addr("ws")))
+		case "/pusher.min.js":
+			http.ServeFile(w, r, filepath.Join(dir, "node_modules/pusher-js/dist/web/pusher.min.js"))
+		case "/report":
+			reports.add(r)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer page.Close()
+	openInChromium(t, chromium, page.URL+"/")
+	reports.await("connected", func(string) bool { return true })
+	reports.await("subscribed", func(string) bool { return true })
+	if status, body := pusherPost(t, s, "/events", map[string]any{"name": "update", "channel": "news", "data": `{"text":"hello from PHP"}`}, time.Now().Unix()); status != 200 {
+		t.Fatalf("events: %d %s", status, body)
+	}
+	reports.await("update", func(s string) bool { return s == "hello from PHP" })
+}
