@@ -116,16 +116,31 @@ func TestPusherClients(t *testing.T) {
 	}
 }
 
-// TestPusherPresenceAcrossNodes: two nodes on one Redis; the presence
-// scenario's second user connects to the other node, and every member list,
-// member_added/removed and the HTTP API's user counts are the gateway's.
+// TestPusherPresenceAcrossNodes: two nodes on one engine (Redis, and NATS
+// with presence in Redis); the presence scenario's second user connects to
+// the other node, and every member list, member_added/removed and the HTTP
+// API's user counts are the gateway's. A cache- channel published through
+// one node is replayed to a subscriber of the other.
 func TestPusherPresenceAcrossNodes(t *testing.T) {
 	dir := pusherClients(t)
-	redis := testenv.Redis(t)
-	cluster := fmt.Sprintf("[cluster]\nengine = \"redis\"\nredis = %q\nprefix = \"pusher%d\"", redis.URL, time.Now().UnixNano())
-	a := startPusher(t, cluster+"\n[gwcompat]\nlan_ip = \"127.0.0.1\"", "")
-	b := startPusher(t, cluster+"\n[gwcompat]\nlan_ip = \"127.0.0.2\"", "")
-	runScenario(t, dir, a, "presence", 4, "TG_WS_PORT2="+port(t, b.addr("ws")))
+	for _, name := range []string{"redis", "nats"} {
+		t.Run(name, func(t *testing.T) {
+			e := startEngine(t, name)
+			a := startPusher(t, e.config()+"\n[gwcompat]\nlan_ip = \"127.0.0.1\"", "")
+			b := startPusher(t, e.config()+"\n[gwcompat]\nlan_ip = \"127.0.0.2\"", "")
+			runScenario(t, dir, a, "presence", 4, "TG_WS_PORT2="+port(t, b.addr("ws")))
+
+			if status, body := pusherPost(t, a, "/events", map[string]any{"name": "price", "channel": "cache-prices", "data": "42"}, time.Now().Unix()); status != 200 {
+				t.Fatalf("events: %d %s", status, body)
+			}
+			c, _ := pusherDial(t, b)
+			c.WriteText(`{"event":"pusher:subscribe","data":{"channel":"cache-prices"}}`)
+			c.read() // subscription_succeeded
+			if got := c.read(); got != `{"event":"price","channel":"cache-prices","data":"42"}` {
+				t.Fatalf("a subscriber on the other node got %s, want the cached event", got)
+			}
+		})
+	}
 }
 
 // pusherSign signs an HTTP API request as Pusher's libraries do.

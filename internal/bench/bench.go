@@ -63,7 +63,7 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := options{}
-	fs.StringVar(&o.ws, "ws", "ws://127.0.0.1:2828/", "WebSocket URL of the server; several, comma-separated, spread the worker processes over the nodes of a cluster")
+	fs.StringVar(&o.ws, "ws", "ws://127.0.0.1:2828/", "WebSocket URL of the server; several, comma-separated, spread the worker processes over the nodes of a cluster; ws://host:2828/app/KEY?protocol=7 connects Pusher clients instead of native ones")
 	fs.StringVar(&o.api, "api", "http://127.0.0.1:2829", "HTTP API base URL")
 	fs.StringVar(&o.key, "key", "", "API key, if the server has api.key")
 	fs.IntVar(&o.n, "n", 1000, "connections")

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"thinkgate/internal/pusher"
 	"thinkgate/internal/wsclient"
 )
 
@@ -82,6 +84,9 @@ func (rc *receiver) read(r io.Reader, quiet *atomic.Bool) {
 			return
 		}
 		now := time.Now().UnixNano()
+		if len(p) > 0 && p[0] == '{' { // a Pusher client's event: the payload is its data
+			p = pusherData(p)
+		}
 		kind, round, t, ok := parsePayload(p)
 		switch {
 		case !ok:
@@ -99,6 +104,43 @@ func (rc *receiver) read(r io.Reader, quiet *atomic.Bool) {
 			}
 		}
 	}
+}
+
+// pusherData is the data string of a Pusher event envelope
+// ({"event":"message",...,"data":"b 3 123"}); the load tool's payloads
+// need no JSON escapes.
+func pusherData(p []byte) []byte {
+	i := bytes.Index(p, []byte(`"data":"`))
+	if i < 0 {
+		return nil
+	}
+	p = p[i+len(`"data":"`):]
+	if j := bytes.IndexByte(p, '"'); j >= 0 {
+		return p[:j]
+	}
+	return nil
+}
+
+// clientIDOf reads a client's first message: the native init message, or a
+// Pusher client's connection_established, whose socket_id names the
+// client_id (a -ws URL with /app/{key}?protocol=7 makes Pusher clients).
+func clientIDOf(first string) (string, error) {
+	var m struct {
+		ClientID string `json:"client_id"`
+		Event    string `json:"event"`
+		Data     string `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(first), &m); err != nil {
+		return "", fmt.Errorf("first message %q: %w", first, err)
+	}
+	if m.Event != "pusher:connection_established" {
+		return m.ClientID, nil
+	}
+	var d struct {
+		SocketID string `json:"socket_id"`
+	}
+	json.Unmarshal([]byte(m.Data), &d)
+	return pusher.ClientID(d.SocketID)
 }
 
 // runWorker is one client process: optionally the bare-TCP floor first, then
@@ -159,12 +201,8 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 		if err != nil {
 			return "", fmt.Errorf("init message: %w", err)
 		}
-		var m struct {
-			ClientID string `json:"client_id"`
-		}
-		json.Unmarshal([]byte(init), &m)
 		c.SetReadDeadline(time.Time{})
-		return m.ClientID, nil
+		return clientIDOf(init)
 	}
 	begin := time.Now()
 	ids, err := dialAll(n, concurrency, dialOne)

@@ -416,7 +416,10 @@ func (n *Node) startPusher() {
 		activity = min(activity, hb/2)
 	}
 	n.pusherApps = pusher.NewApps(apps)
-	n.pusherCache = &pusher.Cache{TTL: pc.CacheTTL.Duration}
+	n.pusherCache = &pusher.Cache{TTL: pc.CacheTTL.Duration, Log: n.log}
+	if n.cluster != nil { // every node sees what any cached
+		n.pusherCache.Shared = n.cluster.KV("pusher-cache")
+	}
 	n.clients.Route("/app/", session.NewPusher(session.PusherOptions{
 		Apps: n.pusherApps, Doer: n.doer(), ActivityTimeout: max(activity, time.Second),
 		MaxPresenceMembers: pc.MaxPresenceMembers, Cache: n.pusherCache,
