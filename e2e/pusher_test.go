@@ -274,6 +274,7 @@ func TestPusherProtocolErrors(t *testing.T) {
 		{`{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"app-key:00"}}`, `"status":401`},
 		{`{"event":"pusher:subscribe","data":{"channel":"presence-x","auth":"app-key:00","channel_data":"{}"}}`, `"status":401`},
 		{`{"event":"client-x","channel":"private-x","data":{}}`, `client_event_rate = -1`},
+		{`{"event":"pusher:subscribe","data":{"channel":"#server-to-user-1"}}`, `only the signed-in user`},
 		{`{"event":"pusher:nope"}`, `Unsupported event`},
 	} {
 		a.WriteText(tc.send)
@@ -304,6 +305,57 @@ func TestPusherProtocolErrors(t *testing.T) {
 		if status, body := pusherPost(t, s, "/events", tc.body, time.Now().Unix()); status != 400 || !strings.Contains(body, tc.want) {
 			t.Errorf("%v: %d %s, want 400 %q", tc.body, status, body, tc.want)
 		}
+	}
+	batch := make([]map[string]any, 11)
+	for i := range batch {
+		batch[i] = map[string]any{"name": "x", "channel": "news", "data": "y"}
+	}
+	if status, body := pusherPost(t, s, "/batch_events", map[string]any{"batch": batch}, time.Now().Unix()); status != 400 || !strings.Contains(body, "More than 10 events") {
+		t.Errorf("a batch of 11: %d %s", status, body)
+	}
+}
+
+// TestPusherClientEventLimits: client events over 10 KB are refused, and
+// past client_event_rate (here 2 a second) each gets pusher:error 4301
+// while the connection stays; the other subscriber gets only those allowed.
+func TestPusherClientEventLimits(t *testing.T) {
+	s := startPusher(t, "", "client_event_rate = 2")
+	sign := func(sid, ch string) string {
+		m := hmac.New(sha256.New, []byte(pusherSecret))
+		m.Write([]byte(sid + ":" + ch))
+		return pusherKey + ":" + hex.EncodeToString(m.Sum(nil))
+	}
+	sub := func() (*client, string) {
+		c, sid := pusherDial(t, s)
+		msg, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": "private-chat", "auth": sign(sid, "private-chat")}})
+		c.WriteText(string(msg))
+		c.read()
+		return c, sid
+	}
+	a, _ := sub()
+	b, _ := sub()
+	big := `{"event":"client-big","channel":"private-chat","data":"` + strings.Repeat("x", 10<<10) + `"}`
+	a.WriteText(big)
+	if got := a.read(); !strings.Contains(got, "data over 10240 bytes") {
+		t.Fatalf("a 10 KB client event: %s", got)
+	}
+	for i := range 4 {
+		a.WriteText(fmt.Sprintf(`{"event":"client-n","channel":"private-chat","data":{"i":%d}}`, i))
+	}
+	for i := range 2 { // a burst of 2 is allowed, the rest refused
+		if got := b.read(); got != fmt.Sprintf(`{"event":"client-n","channel":"private-chat","data":{"i":%d}}`, i) {
+			t.Fatalf("event %d: %s", i, got)
+		}
+	}
+	b.silent(300 * time.Millisecond)
+	for range 2 {
+		if got := a.read(); !strings.Contains(got, `"code":4301`) {
+			t.Fatalf("over the rate: %s", got)
+		}
+	}
+	a.WriteText(`{"event":"pusher:ping","data":{}}`)
+	if got := a.read(); got != `{"event":"pusher:pong","data":"{}"}` {
+		t.Fatalf("the connection did not stay: %s", got)
 	}
 }
 
