@@ -414,6 +414,7 @@ func TestPusherWebhooks(t *testing.T) {
 		"client_event presence-room 8": true, "channel_occupied cache-empty": true, "cache_miss cache-empty": true,
 		"member_removed presence-room 8": true, "member_removed presence-room 7": true, "channel_vacated presence-room": true, "channel_vacated cache-empty": true}
 	deadline := time.After(10 * time.Second)
+	var order []string
 	for len(want) > 0 {
 		select {
 		case e := <-hooks:
@@ -421,6 +422,7 @@ func TestPusherWebhooks(t *testing.T) {
 			if u, ok := e["user_id"].(string); ok && u != "" {
 				key += " " + u
 			}
+			order = append(order, key)
 			if e["name"] == "client_event" && (e["event"] != "client-hi" || e["data"] != `{"x":1}` || e["socket_id"] != sb) {
 				t.Errorf("client_event webhook %v", e)
 			}
@@ -431,6 +433,9 @@ func TestPusherWebhooks(t *testing.T) {
 	}
 	if badSig != nil {
 		t.Fatal(badSig)
+	}
+	if order[0] != "channel_occupied presence-room" || order[1] != "member_added presence-room 7" {
+		t.Fatalf("the first webhooks came in the order %q, want channel_occupied before member_added", order[:2])
 	}
 }
 

@@ -78,16 +78,16 @@ type pusherClient struct {
 
 	mu       sync.Mutex
 	client   *hub.Client // nil when refused
-	socketID string
 	work     [][]byte // messages waiting, in order; a nil entry is the close
 	running  bool
-	channels map[string]pusherSub // subscribed, by channel name
+	channels []pusherSub // subscribed (most clients have one or a few: a slice is smaller than a map)
 	user     string               // signed-in user id
 	events   ratelimit.Bucket     // client events
 }
 
 // pusherSub is one subscription; presence ones know their user.
 type pusherSub struct {
+	channel  string
 	user     string // presence: the user_id
 	userChan bool   // #server-to-user-<id>: the signed-in user's own, not a group
 }
@@ -119,8 +119,8 @@ func (p *pusherProto) Open(s Session) transport.Peer {
 	c.app.Conns.Add(1)
 	m := c.Manager()
 	cl := m.Hub().Connect(s.Conn, PusherWebSocket)
-	c.client, c.socketID = cl, pusher.SocketID(cl.ID)
-	data, _ := json.Marshal(map[string]any{"socket_id": c.socketID, "activity_timeout": int(p.o.ActivityTimeout / time.Second)})
+	c.client = cl
+	data, _ := json.Marshal(map[string]any{"socket_id": c.socketID(), "activity_timeout": int(p.o.ActivityTimeout / time.Second)})
 	c.send("pusher:connection_established", "", jsonString(data))
 	m.Log().Debug("pusher client connected", "client_id", cl.ID, "app", c.app.ID, "remote", s.Conn.RemoteAddr())
 	m.Sink().Connect(&events.Conn{Client: cl, Handshake: c.Handshake()})
@@ -309,7 +309,7 @@ func (c *pusherClient) subscribe(raw json.RawMessage) {
 		return
 	}
 	if kind.Private {
-		toSign := c.socketID + ":" + ch
+		toSign := c.socketID() + ":" + ch
 		if kind.Presence {
 			toSign += ":" + d.ChannelData
 		}
@@ -348,6 +348,7 @@ func (c *pusherClient) subscribe(raw json.RawMessage) {
 		after[user] = json.RawMessage(member) // this node's own write is seen at once
 		c.remember(ch, sub)
 		c.send("pusher_internal:subscription_succeeded", ch, jsonString(presenceData(after)))
+		c.occupied(ch, group) // before member_added, as Pusher orders them
 		if !already {
 			c.do(&hub.Command{Op: hub.OpSendToGroup, Groups: []string{group}, Exclude: []string{c.client.ID},
 				Message: &hub.Message{Event: "pusher_internal:member_added", Channel: group, Data: jsonString(member)}})
@@ -360,9 +361,7 @@ func (c *pusherClient) subscribe(raw json.RawMessage) {
 		}
 		c.remember(ch, sub)
 		c.send("pusher_internal:subscription_succeeded", ch, []byte(`"{}"`))
-	}
-	if n, _ := c.do(&hub.Command{Op: hub.OpGetClientIdCountByGroup, Groups: []string{group}}); n == 1 {
-		c.hooks().Send(pusher.Hook{Name: "channel_occupied", Channel: ch})
+		c.occupied(ch, group)
 	}
 	if kind.Cache && c.proto.o.Cache != nil {
 		if event, data, ok := c.proto.o.Cache.Get(group, time.Now()); ok {
@@ -374,13 +373,45 @@ func (c *pusherClient) subscribe(raw json.RawMessage) {
 	}
 }
 
-func (c *pusherClient) remember(ch string, s pusherSub) {
-	c.mu.Lock()
-	if c.channels == nil {
-		c.channels = map[string]pusherSub{}
+// socketID is the client's socket id (its client_id in Pusher's spelling).
+func (c *pusherClient) socketID() string { return pusher.SocketID(c.client.ID) }
+
+// remember records a subscription (again: replaces it).
+// occupied sends channel_occupied when the client is the channel's only
+// subscriber across the gateway.
+func (c *pusherClient) occupied(ch, group string) {
+	if n, _ := c.do(&hub.Command{Op: hub.OpGetClientIdCountByGroup, Groups: []string{group}}); n == 1 {
+		c.hooks().Send(pusher.Hook{Name: "channel_occupied", Channel: ch})
 	}
-	c.channels[ch] = s
-	c.mu.Unlock()
+}
+
+func (c *pusherClient) remember(ch string, s pusherSub) {
+	s.channel = ch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.channels {
+		if c.channels[i].channel == ch {
+			c.channels[i] = s
+			return
+		}
+	}
+	c.channels = append(c.channels, s)
+}
+
+// subscription returns the client's subscription to ch, if any; remove
+// also forgets it.
+func (c *pusherClient) subscription(ch string, remove bool) (pusherSub, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.channels {
+		if s.channel == ch {
+			if remove {
+				c.channels = slices.Delete(c.channels, i, i+1)
+			}
+			return s, true
+		}
+	}
+	return pusherSub{}, false
 }
 
 // presenceMember checks channel_data and returns it as stored (user_id a
@@ -460,10 +491,7 @@ func presenceData(members map[string]json.RawMessage) []byte {
 }
 
 func (c *pusherClient) unsubscribe(ch string) {
-	c.mu.Lock()
-	sub, ok := c.channels[ch]
-	delete(c.channels, ch)
-	c.mu.Unlock()
+	sub, ok := c.subscription(ch, true)
 	if !ok || sub.userChan {
 		return
 	}
@@ -497,7 +525,7 @@ func (c *pusherClient) signin(raw json.RawMessage) {
 		UserData string `json:"user_data"`
 	}
 	decodeData(raw, &d)
-	if !c.app.VerifyAuth(d.Auth, c.socketID+"::user::"+d.UserData) {
+	if !c.app.VerifyAuth(d.Auth, c.socketID()+"::user::"+d.UserData) {
 		c.fail(PusherUnauthorized, "Invalid signature for pusher:signin")
 		return
 	}
@@ -531,9 +559,7 @@ const maxClientEventData = 10 << 10
 
 func (c *pusherClient) clientEvent(msg *pusherMessage, raw []byte) {
 	kind := pusher.KindOf(msg.Channel)
-	c.mu.Lock()
-	sub, subscribed := c.channels[msg.Channel]
-	c.mu.Unlock()
+	sub, subscribed := c.subscription(msg.Channel, false)
 	rate := c.app.ClientEventRate
 	switch {
 	case rate < 0:
@@ -567,7 +593,7 @@ func (c *pusherClient) clientEvent(msg *pusherMessage, raw []byte) {
 	if json.Unmarshal(data, &s) != nil {
 		s = string(data)
 	}
-	c.hooks().Send(pusher.Hook{Name: "client_event", Channel: msg.Channel, Event: msg.Event, Data: s, SocketID: c.socketID, UserID: sub.user})
+	c.hooks().Send(pusher.Hook{Name: "client_event", Channel: msg.Channel, Event: msg.Event, Data: s, SocketID: c.socketID(), UserID: sub.user})
 	c.Manager().Sink().Message(c.client, false, bytes.Clone(raw))
 }
 
@@ -583,9 +609,9 @@ func (c *pusherClient) closed() {
 	m.Sink().Close(cl)
 	m.Hub().Disconnect(cl)
 	c.app.Conns.Add(-1)
-	for ch, sub := range subs {
+	for _, sub := range subs {
 		if !sub.userChan {
-			c.left(ch, sub)
+			c.left(sub.channel, sub)
 		}
 	}
 	m.Log().Debug("pusher client closed", "client_id", cl.ID)

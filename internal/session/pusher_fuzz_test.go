@@ -92,7 +92,7 @@ func TestPusherSubscriptionErrors(t *testing.T) {
 	conn := &fakeConn{}
 	c := m.Open(conn, &transport.Request{URI: "/app/k?protocol=7"}).(*pusherClient)
 	app := &pusher.App{Key: "k", Secret: "s"}
-	sign := func(s string) string { return "k:" + app.Sign(c.socketID+":"+s) }
+	sign := func(s string) string { return "k:" + app.Sign(c.socketID()+":"+s) }
 	presence := func(user string) string {
 		data := `{"user_id":"` + user + `"}`
 		b, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": "presence-r", "auth": sign("presence-r:" + data), "channel_data": data}})
@@ -114,7 +114,7 @@ func TestPusherSubscriptionErrors(t *testing.T) {
 		oc := m.Open(&fakeConn{}, &transport.Request{URI: "/app/k?protocol=7"}).(*pusherClient)
 		data := `{"user_id":"` + user + `"}`
 		b, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": map[string]string{"channel": "presence-r",
-			"auth": "k:" + app.Sign(oc.socketID+":presence-r:"+data), "channel_data": data}})
+			"auth": "k:" + app.Sign(oc.socketID()+":presence-r:"+data), "channel_data": data}})
 		oc.handle(b)
 		return oc
 	}
