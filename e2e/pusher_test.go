@@ -139,17 +139,37 @@ func TestPusherPresenceAcrossNodes(t *testing.T) {
 			if got := c.read(); got != `{"event":"price","channel":"cache-prices","data":"42"}` {
 				t.Fatalf("a subscriber on the other node got %s, want the cached event", got)
 			}
+			// Node a lists the channel subscribed on node b, with its count.
+			if status, body := pusherGet(t, a, "/channels", "info=subscription_count"); status != 200 || body != `{"channels":{"cache-prices":{"subscription_count":1}}}` {
+				t.Fatalf("channels from the other node: %d %s", status, body)
+			}
 		})
 	}
 }
 
 // pusherSign signs an HTTP API request as Pusher's libraries do.
 func pusherSign(method, path string, body []byte, ts int64) string {
-	q := map[string]string{"auth_key": pusherKey, "auth_timestamp": strconv.FormatInt(ts, 10), "auth_version": "1.0"}
+	q := map[string]string{}
 	if len(body) > 0 {
 		sum := md5.Sum(body)
 		q["body_md5"] = hex.EncodeToString(sum[:])
 	}
+	return pusherSignParams(method, path, q, ts)
+}
+
+// pusherSignQuery signs a request with extra parameters ("k=v&k=v", unescaped values).
+func pusherSignQuery(method, path, extra string, ts int64) string {
+	q := map[string]string{}
+	for _, kv := range strings.Split(extra, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			q[k] = v
+		}
+	}
+	return pusherSignParams(method, path, q, ts)
+}
+
+func pusherSignParams(method, path string, q map[string]string, ts int64) string {
+	q["auth_key"], q["auth_timestamp"], q["auth_version"] = pusherKey, strconv.FormatInt(ts, 10), "1.0"
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		keys = append(keys, k)
@@ -171,6 +191,20 @@ func pusherPost(t *testing.T, s *server, path string, body any, ts int64) (int, 
 	b, _ := json.Marshal(body)
 	full := "/apps/" + pusherAppID + path
 	resp, err := http.Post("http://"+s.addr("api")+pusherSign("POST", full, b, ts), "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
+}
+
+// pusherGet queries the Pusher HTTP API (signed) and returns the status and body.
+func pusherGet(t *testing.T, s *server, path, query string) (int, string) {
+	t.Helper()
+	full := "/apps/" + pusherAppID + path
+	signed := pusherSignQuery("GET", full, query, time.Now().Unix())
+	resp, err := http.Get("http://" + s.addr("api") + signed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,6 +267,54 @@ func TestPusherNativeBridge(t *testing.T) {
 	n.read()
 	if got := p.read(); got != `{"event":"message","data":"to all"}` {
 		t.Fatalf("pusher client got %s for sendToAll", got)
+	}
+}
+
+// TestPusherTwoApps: two apps on one gateway keep their channels apart (the
+// second's channels are groups with its prefix), and each answers to its
+// own key and secret only.
+func TestPusherTwoApps(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "thinkgate.toml")
+	two := "\n[[pusher.apps]]\nid = \"2002\"\nkey = \"shop-key\"\nsecret = \"shop-secret\"\nprefix = \"shop:\"\n"
+	if err := os.WriteFile(cfg, []byte(mergeTOML(baseConfig, "")+pusherApps("")+two), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startFile(t, cfg)
+	one, _ := pusherDial(t, s)
+	shop := s.connect("/app/shop-key?protocol=7", nil)
+	shop.read() // connection_established
+	for _, c := range []*client{one, shop} {
+		c.WriteText(`{"event":"pusher:subscribe","data":{"channel":"news"}}`)
+		c.read()
+	}
+	if n := s.call("getClientIdCountByGroup", map[string]any{"group": "news"}); n != 1.0 {
+		t.Fatalf("group news has %v clients, want app 1001's one", n)
+	}
+	if n := s.call("getClientIdCountByGroup", map[string]any{"group": "shop:news"}); n != 1.0 {
+		t.Fatalf("group shop:news has %v clients, want the shop app's one", n)
+	}
+	if status, body := pusherPost(t, s, "/events", map[string]any{"name": "update", "channel": "news", "data": "for app 1001"}, time.Now().Unix()); status != 200 {
+		t.Fatalf("events: %d %s", status, body)
+	}
+	if got := one.read(); got != `{"event":"update","channel":"news","data":"for app 1001"}` {
+		t.Fatalf("app 1001's client got %s", got)
+	}
+	shop.silent(300 * time.Millisecond)
+	// A push to the shop's group reaches its client under the channel's own name.
+	s.call("sendToGroup", map[string]any{"group": "shop:news", "data": "sale"})
+	if got := shop.read(); got != `{"event":"message","channel":"news","data":"sale"}` {
+		t.Fatalf("the shop's client got %s", got)
+	}
+	one.silent(300 * time.Millisecond)
+	// App 1001's key and secret do not open the shop's API.
+	b := []byte(`{"name":"x","channel":"news","data":"y"}`)
+	resp, err := http.Post("http://"+s.addr("api")+pusherSign("POST", "/apps/2002/events", b, time.Now().Unix()), "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("app 1001's credentials on app 2002: %d", resp.StatusCode)
 	}
 }
 
