@@ -570,3 +570,23 @@ func TestPusherBrowser(t *testing.T) {
 	}
 	reports.await("update", func(s string) bool { return s == "hello from PHP" })
 }
+
+// TestPusherSilentClient: a Pusher client is told an activity_timeout of
+// at most half heartbeat.timeout; one that then stays silent past
+// heartbeat.timeout is closed with 4201 (pusher-js reconnects at once),
+// where a native client gets 3001.
+func TestPusherSilentClient(t *testing.T) {
+	s := startPusher(t, "[heartbeat]\ntimeout = \"2s\"", "")
+	c := s.connect("/app/"+pusherKey+"?protocol=7", nil)
+	if got := c.read(); !strings.Contains(got, `activity_timeout\":1`) {
+		t.Fatalf("connection_established %s, want activity_timeout 1 (half of heartbeat.timeout)", got)
+	}
+	f, err := c.ReadFrame(5 * time.Second)
+	if err != nil || f.Op != ws.OpClose || f.CloseCode() != 4201 {
+		t.Fatalf("silent Pusher client: %v %d %v, want close 4201", f.Op, f.CloseCode(), err)
+	}
+	n := s.dial()
+	if f, err := n.ReadFrame(5 * time.Second); err != nil || f.CloseCode() != 3001 {
+		t.Fatalf("silent native client: %d %v, want close 3001", f.CloseCode(), err)
+	}
+}

@@ -40,6 +40,7 @@ const (
 	PusherUnauthorized        = 4009
 	PusherOverCapacity        = 4100
 	PusherGenericReconnect    = 4200
+	PusherPongNotReceived     = 4201 // silent past heartbeat.timeout, though told activity_timeout
 	PusherClientEventRejected = 4301
 )
 
@@ -78,11 +79,11 @@ type pusherClient struct {
 
 	mu       sync.Mutex
 	client   *hub.Client // nil when refused
-	work     [][]byte // messages waiting, in order; a nil entry is the close
+	work     [][]byte    // messages waiting, in order; a nil entry is the close
 	running  bool
-	channels []pusherSub // subscribed (most clients have one or a few: a slice is smaller than a map)
-	user     string               // signed-in user id
-	events   ratelimit.Bucket     // client events
+	channels []pusherSub      // subscribed (most clients have one or a few: a slice is smaller than a map)
+	user     string           // signed-in user id
+	events   ratelimit.Bucket // client events
 }
 
 // pusherSub is one subscription; presence ones know their user.
@@ -117,6 +118,7 @@ func (p *pusherProto) Open(s Session) transport.Peer {
 		return c
 	}
 	c.app.Conns.Add(1)
+	s.Conn.SetIdleCode(PusherPongNotReceived) // pusher-js reconnects at once
 	m := c.Manager()
 	cl := m.Hub().Connect(s.Conn, PusherWebSocket)
 	c.client = cl

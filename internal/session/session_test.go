@@ -31,6 +31,7 @@ func (c *fakeConn) Send(b []byte) bool {
 func (c *fakeConn) Close(code int, _ string) { c.mu.Lock(); c.closed = code; c.mu.Unlock() }
 func (c *fakeConn) Destroy()                 { c.Close(-1, "") }
 func (c *fakeConn) RemoteAddr() net.Addr     { return c.remote }
+func (c *fakeConn) SetIdleCode(uint16)       {}
 
 // tagged is a protocol that refuses requests with "bad" in them and
 // remembers which sessions it opened.

@@ -27,6 +27,10 @@ type Conn interface {
 	Destroy()
 	// RemoteAddr is the client's address.
 	RemoteAddr() net.Addr
+	// SetIdleCode sets the close code the transport drops the client with
+	// when it has been silent too long (a client protocol's own code);
+	// 0 keeps the transport's.
+	SetIdleCode(code uint16)
 }
 
 // Request is what the client's opening request (a WebSocket handshake)

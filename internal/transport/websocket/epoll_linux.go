@@ -431,12 +431,13 @@ type econn struct {
 	mu         sync.Mutex
 	queue      [][]byte // what the socket has not taken yet
 	pending    int
-	registered bool // in the loop's epoll set
-	out        bool // EPOLLOUT is armed
-	closing    bool // a close frame is queued or written; no more sends
-	lingering  bool // the close frame is written; waiting for the client's end
-	kicked     bool // shut down; the loop will release it
-	closed     bool // released: fd is no longer ours
+	registered bool   // in the loop's epoll set
+	out        bool   // EPOLLOUT is armed
+	closing    bool   // a close frame is queued or written; no more sends
+	lingering  bool   // the close frame is written; waiting for the client's end
+	kicked     bool   // shut down; the loop will release it
+	closed     bool   // released: fd is no longer ours
+	idleCode   uint16 // the close code for silence (SetIdleCode); 0: CloseIdle
 	closeAt    int64
 }
 
@@ -503,9 +504,19 @@ func (c *econn) Send(frame []byte) bool {
 // effort: the frame being written (the head of the queue) is finished,
 // the rest of the queue dropped, and the socket shut after DropGrace if the
 // close frame is not out by then.
+// SetIdleCode sets the close code a silent client is dropped with.
+func (c *econn) SetIdleCode(code uint16) {
+	c.mu.Lock()
+	c.idleCode = code
+	c.mu.Unlock()
+}
+
 func (c *econn) dropLocked(code int, reason string) {
 	if c.closing || c.closed || c.kicked {
 		return
+	}
+	if code == CloseIdle && c.idleCode != 0 {
+		code = int(c.idleCode)
 	}
 	c.closing = true
 	var dropped int

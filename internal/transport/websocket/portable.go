@@ -158,11 +158,12 @@ type conn struct {
 	mu       sync.Mutex
 	queue    [][]byte
 	spare    [][]byte
-	pending  int  // bytes queued or being written
-	writing  bool // a writer goroutine is running
-	closing  bool // a close frame is queued; no more sends
-	closed   bool // the socket is closed
-	lingered bool // the close frame is written
+	pending  int    // bytes queued or being written
+	writing  bool   // a writer goroutine is running
+	closing  bool   // a close frame is queued; no more sends
+	closed   bool   // the socket is closed
+	lingered bool   // the close frame is written
+	idleCode uint16 // the close code for silence (SetIdleCode); 0: CloseIdle
 }
 
 func (c *conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
@@ -293,7 +294,17 @@ func (c *conn) Destroy() {
 // effort, and unlocks: what is queued is dropped but its head (which can be
 // the rest of a frame Send began writing itself), and a write that has not
 // finished within DropGrace ends the socket.
+// SetIdleCode sets the close code a silent client is dropped with.
+func (c *conn) SetIdleCode(code uint16) {
+	c.mu.Lock()
+	c.idleCode = code
+	c.mu.Unlock()
+}
+
 func (c *conn) dropLocked(code int, reason string) {
+	if code == CloseIdle && c.idleCode != 0 {
+		code = int(c.idleCode)
+	}
 	c.closing = true
 	var dropped int
 	c.queue, dropped = keepHead(c.queue)
