@@ -334,7 +334,6 @@ func TestPusherProtocolErrors(t *testing.T) {
 		path string
 		code int
 	}{
-		{"/app/" + pusherKey, 4008},
 		{"/app/" + pusherKey + "?protocol=x", 4006},
 		{"/app/" + pusherKey + "?protocol=8", 4007},
 		{"/app/nope?protocol=7", 4001},
@@ -344,6 +343,13 @@ func TestPusherProtocolErrors(t *testing.T) {
 			t.Errorf("%s: %s then close %d, want pusher:error and close %d", tc.path, msg, code, tc.code)
 		}
 	}
+	// webman/push's clients send no protocol: taken as 7.
+	nover := s.connect("/app/"+pusherKey, nil)
+	if got := nover.read(); !strings.Contains(got, "pusher:connection_established") {
+		t.Fatalf("no protocol parameter: %s", got)
+	}
+	nover.Close()
+	time.Sleep(100 * time.Millisecond) // its place in max_connections is given back
 	a, _ := pusherDial(t, s)
 	pusherDial(t, s)
 	if msg, code := closeOf(s.connect("/app/"+pusherKey+"?protocol=7", nil)); code != 4100 || !strings.Contains(msg, `"code":4100`) {
@@ -352,9 +358,9 @@ func TestPusherProtocolErrors(t *testing.T) {
 	for _, tc := range []struct{ send, want string }{
 		{`not json`, `"event":"pusher:error"`},
 		{`{"event":"pusher:ping","data":{}}`, `{"event":"pusher:pong","data":"{}"}`},
-		{`{"event":"pusher:subscribe","data":{"channel":"bad name!"}}`, `"status":400`},
-		{`{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"app-key:00"}}`, `"status":401`},
-		{`{"event":"pusher:subscribe","data":{"channel":"presence-x","auth":"app-key:00","channel_data":"{}"}}`, `"status":401`},
+		{`{"event":"pusher:subscribe","data":{"channel":"bad name!"}}`, `\"status\":400`},
+		{`{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"app-key:00"}}`, `{"event":"pusher:error","data":{"code":null,"message":"Invalid signature: Expected HMAC SHA256 hex digest of `},
+		{`{"event":"pusher:subscribe","data":{"channel":"presence-x","auth":"app-key:00","channel_data":"{}"}}`, `Invalid signature`},
 		{`{"event":"client-x","channel":"private-x","data":{}}`, `client_event_rate = -1`},
 		{`{"event":"pusher:subscribe","data":{"channel":"#server-to-user-1"}}`, `only the signed-in user`},
 		{`{"event":"pusher:nope"}`, `Unsupported event`},
@@ -425,7 +431,7 @@ func TestPusherClientEventLimits(t *testing.T) {
 		a.WriteText(fmt.Sprintf(`{"event":"client-n","channel":"private-chat","data":{"i":%d}}`, i))
 	}
 	for i := range 2 { // a burst of 2 is allowed, the rest refused
-		if got := b.read(); got != fmt.Sprintf(`{"event":"client-n","channel":"private-chat","data":{"i":%d}}`, i) {
+		if got := b.read(); got != fmt.Sprintf(`{"event":"client-n","channel":"private-chat","data":"{\"i\":%d}"}`, i) {
 			t.Fatalf("event %d: %s", i, got)
 		}
 	}

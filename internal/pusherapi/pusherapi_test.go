@@ -59,6 +59,35 @@ func TestSignedRequest(t *testing.T) {
 	}
 }
 
+// webman/push's Api names app 1024 whatever the app: an unknown id with a
+// known auth_key is that key's app, still checked against its secret.
+func TestAppFoundByKey(t *testing.T) {
+	a := newAPI(t, time.Unix(1353088179, 0))
+	body := `{"name":"foo","channels":["project-3"],"data":"{\"some\":\"data\"}"}`
+	query := "auth_key=278d425bdf160c739803&auth_timestamp=1353088179&auth_version=1.0&body_md5=ec365a775a4cd0599faeb73354201b6f" +
+		"&auth_signature=da454824c97ba181a32ccc17a72625ba02771f50b50e1e7430e47a1f3f457e6c"
+	rec := httptest.NewRecorder()
+	// Signed for /apps/3/events: under /apps/1024/ the signature no longer matches.
+	a.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/apps/1024/events?"+query, strings.NewReader(body)))
+	if rec.Code != 401 || !strings.Contains(rec.Body.String(), `POST\n/apps/1024/events`) {
+		t.Fatalf("found by key, signed for another path: %d %s", rec.Code, rec.Body.String())
+	}
+	// Signed for the path it is sent to, with the app's secret: served.
+	app := a.o.Apps.ByID("3")
+	base := "auth_key=278d425bdf160c739803&auth_timestamp=1353088179&auth_version=1.0&body_md5=ec365a775a4cd0599faeb73354201b6f"
+	sig := app.Sign("POST\n/apps/1024/events\n" + base)
+	rec = httptest.NewRecorder()
+	a.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/apps/1024/events?"+base+"&auth_signature="+sig, strings.NewReader(body)))
+	if rec.Code != 200 {
+		t.Fatalf("webman/push's /apps/1024/ with the app's key and secret: %d %s", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	a.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/apps/1024/events?auth_key=nope", strings.NewReader(body)))
+	if rec.Code != 404 {
+		t.Fatalf("unknown id and key: %d %s", rec.Code, rec.Body.String())
+	}
+}
+
 func TestParseQueryKeepsSemicolons(t *testing.T) {
 	q := parseQuery("filter_by_prefix=a;b&info=user_count%2Csubscription_count&x=1&x=2&bad=%zz")
 	if q.Get("filter_by_prefix") != "a;b" || q.Get("info") != "user_count,subscription_count" || q.Get("x") != "1" || q.Get("bad") != "%zz" {

@@ -36,7 +36,6 @@ const (
 	PusherAppUnknown          = 4001
 	PusherInvalidVersion      = 4006
 	PusherUnsupportedVersion  = 4007
-	PusherNoVersion           = 4008
 	PusherUnauthorized        = 4009
 	PusherOverCapacity        = 4100
 	PusherGenericReconnect    = 4200
@@ -102,10 +101,11 @@ func (p *pusherProto) Open(s Session) transport.Peer {
 	}
 	_, q, _ := strings.Cut(s.Request.URI, "?")
 	vals, _ := url.ParseQuery(q)
-	switch v, err := strconv.Atoi(vals.Get("protocol")); {
-	case vals.Get("protocol") == "":
-		c.fail(PusherNoVersion, "No protocol version supplied")
-		return c
+	proto := vals.Get("protocol")
+	if proto == "" {
+		proto = "7" // webman/push's clients send none; its server takes them as 7
+	}
+	switch v, err := strconv.Atoi(proto); {
 	case err != nil:
 		c.fail(PusherInvalidVersion, "Invalid version string format")
 		return c
@@ -272,9 +272,12 @@ func decodeData(raw json.RawMessage, v any) error {
 	return json.Unmarshal(raw, v)
 }
 
+// subscriptionError refuses a subscription with pusher:subscription_error;
+// its data is a JSON string, as Pusher sends data (webman/push's push.js
+// parses every event's data).
 func (c *pusherClient) subscriptionError(channel, typ, reason string, status int) {
 	data, _ := json.Marshal(map[string]any{"type": typ, "error": reason, "status": status})
-	c.send("pusher:subscription_error", channel, data)
+	c.send("pusher:subscription_error", channel, jsonString(data))
 }
 
 func (c *pusherClient) do(cmd *hub.Command) (any, error) { return c.proto.o.Doer.Do(cmd) }
@@ -315,8 +318,8 @@ func (c *pusherClient) subscribe(raw json.RawMessage) {
 		if kind.Presence {
 			toSign += ":" + d.ChannelData
 		}
-		if !c.app.VerifyAuth(d.Auth, toSign) {
-			c.subscriptionError(ch, "AuthError", fmt.Sprintf("Invalid signature: expected HMAC SHA256 hex digest of %s", toSign), 401)
+		if !c.app.VerifyAuth(d.Auth, toSign) { // as Pusher answers it: pusher:error, code null
+			c.sendError(0, fmt.Sprintf("Invalid signature: Expected HMAC SHA256 hex digest of %s, but got %s", toSign, d.Auth))
 			return
 		}
 	}
@@ -588,12 +591,16 @@ func (c *pusherClient) clientEvent(msg *pusherMessage, raw []byte) {
 	if len(data) == 0 {
 		data = json.RawMessage("null")
 	}
+	// Sent on as a JSON string, as Pusher sends data: pusher-js parses it
+	// back, and webman/push's push.js parses every event's data.
+	given := data
+	data = jsonString(data)
 	group := c.app.Group(msg.Channel)
 	c.do(&hub.Command{Op: hub.OpSendToGroup, Groups: []string{group}, Exclude: []string{c.client.ID},
 		Message: &hub.Message{Event: msg.Event, Channel: group, Data: data, UserID: sub.user}})
 	var s string
-	if json.Unmarshal(data, &s) != nil {
-		s = string(data)
+	if json.Unmarshal(given, &s) != nil {
+		s = string(given)
 	}
 	c.hooks().Send(pusher.Hook{Name: "client_event", Channel: msg.Channel, Event: msg.Event, Data: s, SocketID: c.socketID(), UserID: sub.user})
 	c.Manager().Sink().Message(c.client, false, bytes.Clone(raw))

@@ -100,7 +100,7 @@ func TestPusherSubscriptionErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ send, want string }{
 		{presence("1"), `\"ids\":[\"1\"]`}, // data is a JSON string
-		{`{"event":"pusher:subscribe","data":{"channel":"#server-to-user-1"}}`, `"status":403`},
+		{`{"event":"pusher:subscribe","data":{"channel":"#server-to-user-1"}}`, `\"status\":403`},
 		{`{"event":"client-x","channel":"news","data":{}}`, `not subscribed`},
 	} {
 		c.handle([]byte(tc.send))
@@ -120,7 +120,7 @@ func TestPusherSubscriptionErrors(t *testing.T) {
 	}
 	other("2")
 	third := other("3")
-	if got := sentJSON(t, third.Conn.(*fakeConn)); !bytes.Contains([]byte(got[len(got)-1]), []byte(`"status":403`)) {
+	if got := sentJSON(t, third.Conn.(*fakeConn)); !bytes.Contains([]byte(got[len(got)-1]), []byte(`\"status\":403`)) {
 		t.Fatalf("third user: %s", got[len(got)-1])
 	}
 	again := other("1")
