@@ -14,6 +14,7 @@ import (
 //
 // command: op byte, flags byte, ClientID, ClientIDs?, UIDs, Groups, Exclude,
 // Message? (binary/raw in flags), then its Event, Channel and UserID when flagNamed,
+// its Positions when flagPositions,
 // Session? (presence in flags)
 // result:  tag byte, then the value for that tag
 
@@ -23,8 +24,9 @@ const (
 	flagBinary
 	flagRaw
 	flagSession
-	flagNamed // the message has an Event or a Channel (Pusher)
-	flagCode  // a close code follows the session
+	flagNamed     // the message has an Event or a Channel (Pusher)
+	flagCode      // a close code follows the session
+	flagPositions // the message's stream positions follow its data (and names)
 )
 
 // maxList bounds a decoded list, so a corrupt length cannot allocate much.
@@ -67,6 +69,9 @@ func encodeCommand(b []byte, cmd *hub.Command) []byte {
 		if cmd.Message.Event != "" || cmd.Message.Channel != "" || cmd.Message.UserID != "" {
 			flags |= flagNamed
 		}
+		if len(cmd.Message.Positions) > 0 {
+			flags |= flagPositions
+		}
 	}
 	if cmd.Session != nil {
 		flags |= flagSession
@@ -86,6 +91,12 @@ func encodeCommand(b []byte, cmd *hub.Command) []byte {
 		b = appendBytes(b, cmd.Message.Data)
 		if flags&flagNamed != 0 {
 			b = appendString(appendString(appendString(b, cmd.Message.Event), cmd.Message.Channel), cmd.Message.UserID)
+		}
+		if flags&flagPositions != 0 {
+			b = binary.AppendUvarint(b, uint64(len(cmd.Message.Positions)))
+			for _, p := range cmd.Message.Positions {
+				b = appendString(binary.AppendUvarint(appendString(b, p.Stream), p.Offset), p.Epoch)
+			}
 		}
 	}
 	if cmd.Session != nil {
@@ -182,6 +193,16 @@ func decodeCommand(b []byte) (*hub.Command, error) {
 		cmd.Message = &hub.Message{Binary: flags&flagBinary != 0, Raw: flags&flagRaw != 0, Data: r.bytes()}
 		if flags&flagNamed != 0 {
 			cmd.Message.Event, cmd.Message.Channel, cmd.Message.UserID = r.string(), r.string(), r.string()
+		}
+		if flags&flagPositions != 0 {
+			n := r.uvarint()
+			if n > maxList {
+				r.err = errCorrupt
+				n = 0
+			}
+			for range n {
+				cmd.Message.Positions = append(cmd.Message.Positions, hub.Position{Stream: r.string(), Offset: r.uvarint(), Epoch: r.string()})
+			}
 		}
 	}
 	if flags&flagSession != 0 {

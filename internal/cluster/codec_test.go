@@ -19,6 +19,8 @@ func seedCommands() []*hub.Command {
 		{Op: hub.OpGetAllClientSessions},
 		{Op: hub.OpSendToGroup, Groups: []string{"app:presence-room"}, Exclude: []string{"7f0000010b5400000001"},
 			Message: &hub.Message{Event: "client-typing", Channel: "app:presence-room", UserID: "7", Data: []byte(`{"x":1}`)}},
+		{Op: hub.OpSendToUid, UIDs: []string{"a", "b"}, Message: &hub.Message{Data: []byte("x"),
+			Positions: []hub.Position{{Stream: "u:a", Offset: 7, Epoch: "e1"}, {Stream: "u:b", Offset: 1 << 40, Epoch: "e2"}}}},
 		{Op: hub.OpJoinPresence, ClientID: "7f0000010b5400000001", Groups: []string{"presence-room"}, Session: []byte(`{"user_id":"7"}`)},
 		{Op: hub.OpCloseClient, ClientID: "7f0000010b5400000001", Code: 4009, Message: &hub.Message{Event: "pusher:error", Data: []byte(`{}`)}},
 	}
@@ -47,6 +49,9 @@ func sameCommand(a, b *hub.Command) bool {
 	}
 	if a.Message != nil && (a.Message.Binary != b.Message.Binary || a.Message.Raw != b.Message.Raw || !bytes.Equal(a.Message.Data, b.Message.Data) ||
 		a.Message.Event != b.Message.Event || a.Message.Channel != b.Message.Channel || a.Message.UserID != b.Message.UserID) {
+		return false
+	}
+	if a.Message != nil && !reflect.DeepEqual(a.Message.Positions, b.Message.Positions) {
 		return false
 	}
 	if a.Code != b.Code {

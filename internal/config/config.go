@@ -34,7 +34,16 @@ type Config struct {
 	Limits    Limits    `toml:"limits" doc:"Rate limits per client address, per connection and per API key; past one a client gets 429 or close 4008. 0 turns one off."`
 	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
 	Cluster   Cluster   `toml:"cluster" doc:"Several nodes as one gateway through Redis or NATS; memory keeps one node on its own."`
+	History   History   `toml:"history" doc:"Recent messages of uids and groups, kept so that a client that reconnects gets what it missed (thinkgate.js, docs/recovery.md); off until uids or groups name some."`
 	Pusher    Pusher    `toml:"pusher" doc:"The Pusher Channels protocol (pusher-js, Laravel Echo, webman/push) on the ws listener at /app/{key} and its HTTP API on the api listener at /apps/{id}/; off until an app is configured (docs/pusher.md)."`
+}
+
+// History configures message history and recovery (docs/recovery.md).
+type History struct {
+	UIDs   string   `toml:"uids" doc:"Uids whose messages are kept: comma-separated prefixes, \"*\" for all; empty: none."`
+	Groups string   `toml:"groups" doc:"Groups whose messages are kept: comma-separated prefixes, \"*\" for all; empty: none."`
+	Size   int      `toml:"size" doc:"Messages kept per uid or group; a client that missed more gets recovered: false."`
+	TTL    Duration `toml:"ttl" doc:"How long a message is kept; a stream with no message for this long starts over with a new epoch."`
 }
 
 // Pusher configures the Pusher Channels protocol (docs/pusher.md).
@@ -245,7 +254,8 @@ func Default() Config {
 		Process: Process{StopTimeout: Duration{30 * time.Second}},
 		Cluster: Cluster{Engine: "memory", Redis: "redis://127.0.0.1:6379/0", NATS: "nats://127.0.0.1:4222", Prefix: "thinkgate",
 			Expiry: Duration{30 * time.Second}, Timeout: Duration{2 * time.Second}, Routing: "interest"},
-		Pusher: Pusher{ActivityTimeout: Duration{60 * time.Second}, CacheTTL: Duration{30 * time.Minute}, MaxPresenceMembers: 100},
+		History: History{Size: 100, TTL: Duration{5 * time.Minute}},
+		Pusher:  Pusher{ActivityTimeout: Duration{60 * time.Second}, CacheTTL: Duration{30 * time.Minute}, MaxPresenceMembers: 100},
 	}
 }
 
@@ -556,6 +566,8 @@ func (c *Config) Validate() error {
 		{"cluster.expiry", requires(c.Cluster.Expiry.Duration >= 3*time.Second, "at least 3s")},
 		{"cluster.timeout", positiveDur(c.Cluster.Timeout)},
 		{"cluster.routing", oneOf(c.Cluster.Routing, "interest", "broadcast")},
+		{"history.size", requires(c.History.Size > 0 && c.History.Size <= 100_000, "1 to 100000")},
+		{"history.ttl", positiveDur(c.History.TTL)},
 		{"pusher.activity_timeout", requires(c.Pusher.ActivityTimeout.Duration >= time.Second, "at least 1s")},
 		{"pusher.cache_ttl", positiveDur(c.Pusher.CacheTTL)},
 		{"pusher.max_presence_members", positive(c.Pusher.MaxPresenceMembers)},

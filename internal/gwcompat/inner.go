@@ -30,7 +30,10 @@ import (
 // joins nodes, it must not forward what arrives on this port, or every
 // client would get each message once per node.
 type Inner struct {
-	hub     *hub.Hub
+	hub *hub.Hub
+	// Sends, when set before serving, runs the commands instead of the hub
+	// (the hub behind message history, internal/history).
+	Sends   hub.Doer
 	secret  string
 	workers *Workers
 	log     *slog.Logger
@@ -332,8 +335,12 @@ func remoteIP(nc net.Conn) string {
 func (in *Inner) handle(p *Packet) []byte {
 	h := in.hub
 	client := func() *hub.Client { return h.ClientByConn(p.ConnID) }
+	var doer hub.Doer = h
+	if in.Sends != nil {
+		doer = in.Sends
+	}
 	do := func(cmd hub.Command) {
-		if _, err := h.Do(&cmd); err != nil {
+		if _, err := doer.Do(&cmd); err != nil {
 			in.log.Debug("inner: command rejected", "cmd", p.Cmd, "err", err)
 		}
 	}

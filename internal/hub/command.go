@@ -150,6 +150,13 @@ type Message struct {
 	Channel string
 	// UserID is who sent a client event on a presence channel (Pusher).
 	UserID string
+	// Positions are the message's places in the streams with history it was
+	// sent to (internal/history), set where the command entered the gateway.
+	Positions []Position
+	// Stream is the stream a copy of the message is for ("u:<uid>",
+	// "g:<group>"), set by the hub on the copies it makes for encodings that
+	// name streams (NewStreamEncoding).
+	Stream string
 
 	encoded [maxEncodings]atomic.Pointer[[]byte] // by Encoding.slot
 }
@@ -172,16 +179,39 @@ func (m *Message) Encoded(e *Encoding) []byte {
 	return b
 }
 
+// Position is a message's place in one stream: its offset, and the epoch of
+// the stream (a new epoch means earlier offsets mean nothing any more).
+type Position struct {
+	Stream string `json:"stream"`
+	Offset uint64 `json:"offset"`
+	Epoch  string `json:"epoch"`
+}
+
+// Position returns the message's position in its Stream, if it has one.
+func (m *Message) Position() (Position, bool) {
+	for _, p := range m.Positions {
+		if p.Stream == m.Stream {
+			return p, true
+		}
+	}
+	return Position{}, false
+}
+
+// UIDStream and GroupStream name the streams of a uid and of a group.
+func UIDStream(uid string) string     { return "u:" + uid }
+func GroupStream(group string) string { return "g:" + group }
+
 // Encoding is one wire format clients are sent messages in: a client
 // protocol over a transport (thinkgate's native protocol over WebSocket is
 // one, Pusher's another). The hub calls its function at most once per
 // message, however many of its clients a send reaches; what it returns is
 // what each client's Conn.Send queues.
 type Encoding struct {
-	name    string
-	slot    int
-	byGroup bool // the bytes name Message.Channel
-	encode  func(*Message) []byte
+	name     string
+	slot     int
+	byGroup  bool // the bytes name Message.Channel
+	byStream bool // the bytes name Message.Stream and its position
+	encode   func(*Message) []byte
 }
 
 // maxEncodings is how many wire formats can be registered: every Message
@@ -198,34 +228,59 @@ var encodings struct {
 // sent (it is then neither queued nor counted). Call it once per format, at
 // package initialization: at most maxEncodings can exist.
 func NewEncoding(name string, encode func(*Message) []byte) *Encoding {
-	return newEncoding(name, false, encode)
+	return newEncoding(name, false, false, encode)
 }
 
 // NewGroupEncoding is NewEncoding for a format whose bytes name the group
 // a message was sent to (Message.Channel): a send to several groups builds
 // it once per group.
 func NewGroupEncoding(name string, encode func(*Message) []byte) *Encoding {
-	return newEncoding(name, true, encode)
+	return newEncoding(name, true, false, encode)
 }
 
-func newEncoding(name string, byGroup bool, encode func(*Message) []byte) *Encoding {
+// NewStreamEncoding is NewEncoding for a format whose bytes name the stream
+// a message reached the client through (Message.Stream, Message.Position):
+// built once per uid of a send to uids and once per group of a send to
+// groups.
+func NewStreamEncoding(name string, encode func(*Message) []byte) *Encoding {
+	return newEncoding(name, true, true, encode)
+}
+
+func newEncoding(name string, byGroup, byStream bool, encode func(*Message) []byte) *Encoding {
 	encodings.Lock()
 	defer encodings.Unlock()
 	if encodings.n == maxEncodings {
 		panic(fmt.Sprintf("hub: more than %d encodings (registering %q)", maxEncodings, name))
 	}
-	e := &Encoding{name: name, slot: encodings.n, byGroup: byGroup, encode: encode}
+	e := &Encoding{name: name, slot: encodings.n, byGroup: byGroup, byStream: byStream, encode: encode}
 	encodings.n++
 	return e
 }
 
 // inGroup is m for group g: m itself when it names g already, else a copy
-// that does (its encodings built afresh).
+// that does, as its Channel and Stream (its encodings built afresh).
 func (m *Message) inGroup(g string) *Message {
-	if m.Channel == g {
+	if m.Channel == g && m.Stream == GroupStream(g) {
 		return m
 	}
-	return &Message{Binary: m.Binary, Raw: m.Raw, Data: m.Data, Event: m.Event, Channel: g, UserID: m.UserID}
+	c := m.copy()
+	c.Channel, c.Stream = g, GroupStream(g)
+	return c
+}
+
+// inUID is m for uid u: a copy naming u's stream.
+func (m *Message) inUID(u string) *Message {
+	if m.Stream == UIDStream(u) {
+		return m
+	}
+	c := m.copy()
+	c.Stream = UIDStream(u)
+	return c
+}
+
+func (m *Message) copy() *Message {
+	return &Message{Binary: m.Binary, Raw: m.Raw, Data: m.Data, Event: m.Event, Channel: m.Channel, UserID: m.UserID,
+		Positions: m.Positions, Stream: m.Stream}
 }
 
 // Name is the name the encoding was registered under.

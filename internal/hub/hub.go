@@ -605,9 +605,17 @@ func excludeSet(ids []string) map[string]struct{} {
 
 func (h *Hub) sendToUids(sent *tally, uids []string, m *Message) {
 	for _, uid := range uids {
+		mu := m // m for encodings that name the stream: made once per uid, when needed
 		s := &h.uids[h.shard(uid)]
 		s.mu.RLock()
 		for _, c := range s.m[uid] {
+			if c.enc.byStream {
+				if mu == m {
+					mu = m.inUID(uid)
+				}
+				sent.send(c, mu)
+				continue
+			}
 			sent.send(c, m)
 		}
 		s.mu.RUnlock()
@@ -625,7 +633,7 @@ func (h *Hub) sendToGroups(sent *tally, groups []string, m *Message, exclude []s
 				continue
 			}
 			if c.enc.byGroup {
-				if mg.Channel != g {
+				if mg == m {
 					mg = m.inGroup(g)
 				}
 				sent.send(c, mg)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -71,3 +72,18 @@ func (h *Hub) GroupClients(g string) []*Client { return h.groupClients(g) }
 
 // GroupIDs returns every group with members, sorted.
 func (h *Hub) GroupIDs() []string { return h.allGroups() }
+
+// InStream reports whether the client receives stream: its uid's ("u:")
+// or one of its groups' ("g:").
+func (c *Client) InStream(stream string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if uid, ok := strings.CutPrefix(stream, "u:"); ok {
+		return uid != "" && uid == c.uid
+	}
+	if g, ok := strings.CutPrefix(stream, "g:"); ok {
+		_, in := c.groups[g]
+		return in
+	}
+	return false
+}

@@ -33,6 +33,7 @@ import (
 	"thinkgate/internal/events"
 	"thinkgate/internal/events/phpsink"
 	"thinkgate/internal/gwcompat"
+	"thinkgate/internal/history"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/logging"
 	"thinkgate/internal/metrics"
@@ -108,25 +109,27 @@ type Node struct {
 	fast     atomic.Bool // Stop(false): do not wait for requests in flight
 	rates    rates
 
-	Hub         *hub.Hub
-	cluster     *cluster.Cluster // nil with cluster.engine = "memory"
-	ws          websocket.Transport
-	http        *http.Server
-	api         *api.HTTP
-	text        *api.Text
-	register    *gwcompat.Register
-	inner       *gwcompat.Inner
-	workers     *gwcompat.Workers
-	pool        *phpworker.Pool // nil without a PHP app
-	metrics     *metrics.Metrics
-	wsCert      *certs.Pair // nil: plain ws://
-	httpCert    *certs.Pair // nil: plain http://
-	app         *http.Server
-	front       *appserver.Server // nil without a PHP app
-	clients     *session.Manager  // the ws listener's clients
-	pusherApps  *pusher.Apps      // nil without [[pusher.apps]]
-	pusherCache *pusher.Cache     // cache- channels' last events
-	hook        *webhook.Sink     // nil unless events.sink = "webhook"
+	Hub          *hub.Hub
+	cluster      *cluster.Cluster // nil with cluster.engine = "memory"
+	ws           websocket.Transport
+	http         *http.Server
+	api          *api.HTTP
+	text         *api.Text
+	register     *gwcompat.Register
+	inner        *gwcompat.Inner
+	workers      *gwcompat.Workers
+	pool         *phpworker.Pool // nil without a PHP app
+	metrics      *metrics.Metrics
+	wsCert       *certs.Pair // nil: plain ws://
+	httpCert     *certs.Pair // nil: plain http://
+	app          *http.Server
+	front        *appserver.Server // nil without a PHP app
+	clients      *session.Manager  // the ws listener's clients
+	history      *history.Doer     // nil without [history]
+	historyStore history.Store
+	pusherApps   *pusher.Apps  // nil without [[pusher.apps]]
+	pusherCache  *pusher.Cache // cache- channels' last events
+	hook         *webhook.Sink // nil unless events.sink = "webhook"
 
 	listeners map[string]net.Listener
 }
@@ -231,10 +234,37 @@ func (n *Node) followPeers(ctx context.Context) {
 // doer runs API, Text and in-worker commands: across the cluster when there
 // is one, else on this node's hub.
 func (n *Node) doer() hub.Doer {
+	if n.history != nil {
+		return n.history
+	}
 	if n.cluster != nil {
 		return n.cluster
 	}
 	return n.Hub
+}
+
+// historyReader is the history store recovery reads, or nil.
+func (n *Node) historyReader() session.HistoryReader {
+	if n.historyStore == nil {
+		return nil
+	}
+	return n.historyStore
+}
+
+// startHistory keeps the messages [history] names, in memory on one node.
+func (n *Node) startHistory() {
+	hc := n.cfg.History
+	policy := history.Policy{UIDs: history.ParsePrefixes(hc.UIDs), Groups: history.ParsePrefixes(hc.Groups)}
+	if !policy.On() {
+		return
+	}
+	var next hub.Doer = n.Hub
+	if n.cluster != nil {
+		next = n.cluster
+	}
+	n.historyStore = &history.MemoryStore{Size: hc.Size, TTL: hc.TTL.Duration}
+	n.history = &history.Doer{Next: next, Store: n.historyStore, Policy: policy}
+	n.log.Info("message history on", "uids", hc.UIDs, "groups", hc.Groups, "size", hc.Size, "ttl", hc.TTL.Duration)
 }
 
 // leaveCluster removes the node from the cluster's presence.
@@ -511,6 +541,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}()
 	}
 
+	n.startHistory()
 	innerPort := n.port("inner", defaultInnerPort)
 	n.workers = gwcompat.NewWorkers(net.ParseIP(n.cfg.GWCompat.LanIP), innerPort, n.port("ws", 0), n.log.With("listener", "inner"))
 	n.workers.OnAttach = n.warnNoServerPing
@@ -522,6 +553,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.register = gwcompat.NewRegister(advertised, n.cfg.GWCompat.Secret, n.log.With("listener", "register"))
 	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
+	if n.history != nil && n.cluster == nil { // in a cluster GatewayClient sends to every node: each would record it
+		n.inner.Sends = n.history
+	}
 	if n.cluster != nil { // the Register lists every live node
 		go n.followPeers(ctx)
 	}
@@ -556,6 +590,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}, session.NewNative(session.NativeOptions{
 		InitMessage: n.cfg.WS.InitMessage, BindFirst: n.cfg.WS.BindUIDFromFirstMessage,
 		Secret: n.cfg.Auth.Secret, Required: n.cfg.Auth.Required, AuthTimeout: n.cfg.Auth.Timeout.Duration,
+		History: n.historyReader(),
 	}))
 	n.startPusher()
 	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.clients, n.log.With("listener", "ws"))

@@ -53,6 +53,8 @@ type NativeOptions struct {
 	// message within AuthTimeout, and gets nothing before.
 	Required    bool
 	AuthTimeout time.Duration
+	// History, when set, answers version 2 clients' recover requests.
+	History HistoryReader
 }
 
 // NewNative returns the native protocol.
@@ -81,7 +83,7 @@ func urlToken(uri string) string {
 // Open registers the client, or waits for its auth message when
 // auth.required and its URL had no token.
 func (n *native) Open(s Session) transport.Peer {
-	c := &nativeClient{Session: s, proto: n, bindFirst: n.o.BindFirst}
+	c := &nativeClient{Session: s, proto: n, bindFirst: n.o.BindFirst, v2: wantsV2(s.Request.URI)}
 	if n.o.Secret != "" {
 		if tok := urlToken(s.Request.URI); tok != "" {
 			claims, err := token.Verify(tok, []byte(n.o.Secret), time.Now())
@@ -111,6 +113,7 @@ type nativeClient struct {
 	Session
 	proto     *native
 	bindFirst bool // the next text message is the client's uid; only Message touches it
+	v2        bool // version 2: JSON envelopes with stream positions (?v=2)
 
 	mu      sync.Mutex
 	pending bool // waiting for the auth message
@@ -122,6 +125,17 @@ type nativeClient struct {
 type initMessage struct {
 	Type     string `json:"type"`
 	ClientID string `json:"client_id"`
+	V        int    `json:"v,omitempty"` // 2 for a version 2 client
+}
+
+// wantsV2 reports whether a request URI asks for version 2 (v=2).
+func wantsV2(uri string) bool {
+	_, q, ok := strings.Cut(uri, "?")
+	if !ok {
+		return false
+	}
+	v, _ := url.ParseQuery(q)
+	return v.Get("v") == "2"
 }
 
 // register puts the client in the hub, applies the token's claims, sends
@@ -129,7 +143,11 @@ type initMessage struct {
 func (c *nativeClient) register(claims *token.Claims) {
 	m := c.Manager()
 	h := m.Hub()
-	cl := h.Connect(c.Conn, NativeWebSocket)
+	enc := NativeWebSocket
+	if c.v2 {
+		enc = NativeV2WebSocket
+	}
+	cl := h.Connect(c.Conn, enc)
 	c.mu.Lock()
 	c.client, c.pending = cl, false
 	c.mu.Unlock()
@@ -137,8 +155,12 @@ func (c *nativeClient) register(claims *token.Claims) {
 		apply(h, cl, claims)
 	}
 	if c.proto.o.InitMessage {
-		b, _ := json.Marshal(initMessage{Type: "init", ClientID: cl.ID})
-		h.Send(cl, hub.NewText(b))
+		im := initMessage{Type: "init", ClientID: cl.ID}
+		if c.v2 {
+			im.V = 2
+		}
+		b, _ := json.Marshal(im)
+		c.Conn.Send(websocket.Frame(b, false)) // the protocol's own message: never wrapped
 	}
 	m.Log().Debug("client connected", "client_id", cl.ID, "remote", c.Conn.RemoteAddr(), "uri", c.Request.URI)
 	m.Sink().Connect(&events.Conn{Client: cl, Handshake: c.Handshake()})
@@ -220,6 +242,11 @@ func (c *nativeClient) auth(tok string) {
 	c.sendJSON(authReply{Type: "auth_ok", ClientID: cl.ID, UID: claims.UID})
 }
 
+// isRecover reports whether a v2 text message may be {"type":"recover",...}.
+func isRecover(data []byte) bool {
+	return len(data) > 0 && data[0] == '{' && bytes.Contains(data, []byte(`"recover"`))
+}
+
 // isAuth reports whether a text message is {"type":"auth",...} and returns its token.
 func isAuth(data []byte) (string, bool) {
 	if len(data) == 0 || data[0] != '{' || !bytes.Contains(data, []byte(`"auth"`)) { // most messages stop here, with no allocation
@@ -248,6 +275,13 @@ func (c *nativeClient) Message(binary bool, data []byte) {
 	if pending || cl == nil {
 		c.Conn.Close(CloseUnauthenticated, "authenticate first")
 		return
+	}
+	if c.v2 && !binary && isRecover(data) {
+		var req recoverRequest
+		if json.Unmarshal(data, &req) == nil && req.Type == "recover" {
+			go c.recover(req, cl) // the store may be a network away; replies stay in order on the connection
+			return
+		}
 	}
 	if c.bindFirst && !binary {
 		c.bindFirst = false
