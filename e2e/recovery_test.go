@@ -72,7 +72,7 @@ func TestRecoveryProtocol(t *testing.T) {
 	b := s.dialPath("/?v=2", nil)
 	s.call("bindUid", map[string]any{"client_id": b.ID, "uid": "alice"})
 	req, _ := json.Marshal(map[string]any{"type": "recover", "streams": map[string]any{
-		"u:alice": map[string]any{"offset": 2, "epoch": m1.Epoch},
+		"u:alice":  map[string]any{"offset": 2, "epoch": m1.Epoch},
 		"g:room-1": map[string]any{"offset": 1, "epoch": r1.Epoch},
 		"u:bob":    map[string]any{"offset": 1, "epoch": m1.Epoch},
 	}})
