@@ -48,3 +48,13 @@ func (kv *KV) Get(key string) (val []byte, ttl time.Duration, ok bool, err error
 	}
 	return val, pttl.Val(), err == nil, err
 }
+
+// Redis is the cluster's Redis client, for stores that keep their own keys
+// there under Prefix (message history).
+func (c *Cluster) Redis() *redis.Client { return c.rdb }
+
+// Prefix is the cluster's key prefix.
+func (c *Cluster) Prefix() string { return c.opts.Prefix }
+
+// Timeout bounds a call to the engine.
+func (c *Cluster) Timeout() time.Duration { return c.opts.Timeout }

@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"thinkgate/internal/clientid"
 	"thinkgate/internal/hub"
+	"thinkgate/internal/testenv"
 )
 
 // storeContract runs what every Store must do.
@@ -103,5 +106,29 @@ func TestDoerAssignsPositions(t *testing.T) {
 	want := []string{"1 u:alice 1 true", "2 u:alice 2 true", "3 g:room-1 1 true", "3 g:lobby 0 false", "4  0 false"}
 	if fmt.Sprint(seen) != fmt.Sprint(want) {
 		t.Fatalf("encoded %q, want %q", seen, want)
+	}
+}
+
+func TestRedisStore(t *testing.T) {
+	srv := testenv.Redis(t)
+	opts, err := redis.ParseURL(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	storeContract(t, &RedisStore{RDB: rdb, Prefix: fmt.Sprint("test", time.Now().UnixNano()), Size: 3, TTL: time.Minute, Timeout: 2 * time.Second})
+}
+
+func TestEntryEncoding(t *testing.T) {
+	e := Entry{Data: []byte("x\x00:y"), Binary: true, Event: "ev:1"}
+	got, at, err := decodeEntry("42:" + string(encodeEntry(e, time.UnixMilli(1234))))
+	if err != nil || got.Offset != 42 || string(got.Data) != "x\x00:y" || !got.Binary || got.Event != "ev:1" || at.UnixMilli() != 1234 {
+		t.Fatalf("%+v %v %v", got, at, err)
+	}
+	for _, bad := range []string{"", "x:", "1", "1:", "1:\x80"} {
+		if _, _, err := decodeEntry(bad); err == nil {
+			t.Errorf("decodeEntry(%q) accepted", bad)
+		}
 	}
 }

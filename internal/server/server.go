@@ -251,7 +251,8 @@ func (n *Node) historyReader() session.HistoryReader {
 	return n.historyStore
 }
 
-// startHistory keeps the messages [history] names, in memory on one node.
+// startHistory keeps the messages [history] names: in memory on one node,
+// in the cluster's Redis when there is one.
 func (n *Node) startHistory() {
 	hc := n.cfg.History
 	policy := history.Policy{UIDs: history.ParsePrefixes(hc.UIDs), Groups: history.ParsePrefixes(hc.Groups)}
@@ -263,6 +264,10 @@ func (n *Node) startHistory() {
 		next = n.cluster
 	}
 	n.historyStore = &history.MemoryStore{Size: hc.Size, TTL: hc.TTL.Duration}
+	if n.cluster != nil { // a client recovers on whichever node it reconnects to
+		n.historyStore = &history.RedisStore{RDB: n.cluster.Redis(), Prefix: n.cluster.Prefix(), Size: hc.Size, TTL: hc.TTL.Duration,
+			Timeout: n.cluster.Timeout()}
+	}
 	n.history = &history.Doer{Next: next, Store: n.historyStore, Policy: policy}
 	n.log.Info("message history on", "uids", hc.UIDs, "groups", hc.Groups, "size", hc.Size, "ttl", hc.TTL.Duration)
 }
