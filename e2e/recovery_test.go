@@ -3,8 +3,14 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
+
+	"thinkgate/internal/testenv"
 )
 
 // v2msg is a version 2 message envelope.
@@ -156,4 +162,120 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	if strings.Join(got, ",") != "3,4" {
 		t.Fatalf("replayed %v on the other node, want 3,4", got)
 	}
+}
+
+// recoveryPage uses thinkgate.js as served by the ws listener, and reports
+// every number it shows, every recovery and every open.
+const recoveryPage = `<!doctype html>
+<title>thinkgate.js recovery</title>
+<script src="http://%[1]s/thinkgate.js"></script>
+<ol id="got"></ol>
+<script>
+function report(kind, data) { fetch('/report', {method: 'POST', body: JSON.stringify({kind: kind, data: data})}); }
+const shown = [];
+const tg = new Thinkgate('ws://%[1]s/', {token: %[2]q, minDelay: 100, maxDelay: 400, heartbeat: 1000});
+tg.on('open', (e) => report('open', e.clientId));
+tg.on('recovered', (e) => report('recovered', e.stream + ' ' + e.recovered + ' ' + e.missed));
+tg.on('message', (data, meta) => {
+  const li = document.createElement('li');
+  li.textContent = data;
+  document.getElementById('got').appendChild(li);
+  shown.push(data);
+  report('shown', Array.from(document.querySelectorAll('#got li'), (li) => li.textContent).join(','));
+});
+</script>`
+
+// TestBrowserRecovery: numbered messages pushed to a uid while the page's
+// connection is cut by the server (destroyClient, closeClient) reach the
+// page once each, in order; after a restart (history in memory starts
+// over) the page is told recovered: false and goes on with new messages.
+func TestBrowserRecovery(t *testing.T) {
+	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
+	wsAddr, apiAddr := freeAddr(t), freeAddr(t)
+	cfg := fmt.Sprintf("[ws]\nlisten = %q\n[api]\nlisten = %q\n[auth]\nsecret = %q\n[history]\nuids = \"*\"\n", wsAddr, apiAddr, authSecret)
+	s := start(t, cfg)
+	tok := sign(map[string]any{"sub": "reader"}, authSecret)
+	reports := newReports(t)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, recoveryPage, wsAddr, tok)
+		case "/report":
+			reports.add(r)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer page.Close()
+	openInChromium(t, chromium, page.URL+"/")
+	numbers := func(from, to int) string {
+		var out []string
+		for i := from; i <= to; i++ {
+			out = append(out, fmt.Sprint(i))
+		}
+		return strings.Join(out, ",")
+	}
+	push := func(from, to int) {
+		for i := from; i <= to; i++ {
+			s.call("sendToUid", map[string]any{"uid": "reader", "data": fmt.Sprint(i)})
+		}
+	}
+	clientID := reports.await("open", func(string) bool { return true })
+	push(1, 10)
+	reports.await("shown", func(s string) bool { return s == numbers(1, 10) })
+	// Cut by the server at once; 11-20 go out while the page is away.
+	s.call("destroyClient", map[string]any{"client_id": clientID})
+	push(11, 20)
+	clientID = reports.await("open", func(id string) bool { return id != clientID })
+	reports.await("recovered", func(s string) bool { return strings.HasPrefix(s, "u:reader true") })
+	push(21, 25)
+	reports.await("shown", func(s string) bool { return s == numbers(1, 25) })
+	// A clean close; pushes go on while the page reconnects.
+	s.call("closeClient", map[string]any{"client_id": clientID})
+	push(26, 40)
+	clientID = reports.await("open", func(id string) bool { return id != clientID })
+	reports.await("shown", func(s string) bool { return s == numbers(1, 40) })
+
+	// A restart: history in memory starts over with a new epoch.
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	err := <-s.exit
+	s.exit <- err // for the harness's cleanup
+	s = start(t, cfg)
+	reports.await("open", func(id string) bool { return id != clientID })
+	reports.await("recovered", func(s string) bool { return s == "u:reader false 0" })
+	push(41, 42)
+	reports.await("shown", func(s string) bool { return s == numbers(1, 42) })
+}
+
+// TestThinkgateJSServed: the ws listener serves thinkgate.js (UMD), the ES
+// module and its TypeScript declarations to plain GETs, and still refuses
+// any other request that is not a WebSocket handshake.
+func TestThinkgateJSServed(t *testing.T) {
+	s := start(t, "")
+	for _, tc := range []struct{ path, ctype, has string }{
+		{"/thinkgate.js", "text/javascript; charset=utf-8", "root.Thinkgate = factory()"},
+		{"/thinkgate.mjs", "text/javascript; charset=utf-8", "export { Thinkgate as default, Thinkgate };"},
+		{"/thinkgate.d.ts", "text/plain; charset=utf-8", "export declare class Thinkgate"},
+	} {
+		resp, err := http.Get("http://" + s.addr("ws") + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != tc.ctype || !strings.Contains(string(body), tc.has) {
+			t.Errorf("%s: %d %q, %d bytes", tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+	resp, err := http.Get("http://" + s.addr("ws") + "/other.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("/other.js: %d, want 400 (not a handshake)", resp.StatusCode)
+	}
+	// The listener still upgrades WebSocket clients.
+	s.dial()
 }

@@ -17,6 +17,7 @@ import (
 	"thinkgate/internal/session"
 	"thinkgate/internal/transport"
 	"thinkgate/internal/transport/websocket"
+	"thinkgate/js"
 )
 
 // The operations the control socket and the signals reach: reload, stop,
@@ -43,6 +44,7 @@ func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Reje
 		ServerPingInterval: hb.ServerPingInterval.Duration,
 		MaxConns:           maxConnections(cfg),
 		Check:              check,
+		Static:             js.File, // thinkgate.js for pages: <script src="http://host:2828/thinkgate.js">
 	}
 }
 

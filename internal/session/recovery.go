@@ -76,6 +76,7 @@ type streamState struct {
 	Offset    uint64 `json:"offset"`
 	Epoch     string `json:"epoch"`
 	Missed    int    `json:"missed"`
+	NotMember bool   `json:"not_member,omitempty"` // the client does not receive the stream (not bound to it yet)
 	Reason    string `json:"reason,omitempty"`
 }
 
@@ -100,7 +101,7 @@ func (c *nativeClient) recover(req recoverRequest, cl *hub.Client) {
 			out[stream] = streamState{Reason: "history is off ([history] in the configuration)"}
 			continue
 		case !cl.InStream(stream):
-			out[stream] = streamState{Reason: "this client does not receive that stream"}
+			out[stream] = streamState{NotMember: true, Reason: "this client does not receive that stream"}
 			continue
 		}
 		entries, top, ok, err := store.Since(stream, at.Offset, at.Epoch, time.Now())

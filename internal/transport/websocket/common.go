@@ -229,8 +229,20 @@ const closeLinger = 2 * time.Second
 // answered with 431. The deadline is cleared on success.
 func upgrade(nc net.Conn, o *settings) (*transport.Request, error) {
 	req := &transport.Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
+	var static struct {
+		body, ctype string
+		ok          bool
+	}
 	up := ws.Upgrader{
-		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
+		OnRequest: func(uri []byte) error {
+			req.URI = string(uri)
+			if o.Static != nil {
+				if static.body, static.ctype, static.ok = o.Static(req.Path()); static.ok {
+					return errStatic // no handshake: the file is written below
+				}
+			}
+			return nil
+		},
 		OnHost: func(host []byte) error { // gobwas reports Host here, not to OnHeader
 			req.Headers = append(req.Headers, transport.Header{Name: "Host", Value: string(host)})
 			return nil
@@ -250,10 +262,18 @@ func upgrade(nc net.Conn, o *settings) (*transport.Request, error) {
 	}
 	nc.SetDeadline(time.Now().Add(o.HandshakeTimeout))
 	hr := &headerReader{r: nc, left: o.MaxHeaderSize}
+	var w io.Writer = nc
+	if o.Static != nil {
+		w = &staticWriter{w: nc, static: &static.ok}
+	}
 	if _, err := up.Upgrade(struct {
 		io.Reader
 		io.Writer
-	}{hr, nc}); err != nil {
+	}{hr, w}); err != nil {
+		if static.ok {
+			serveStatic(nc, hr, static.body, static.ctype)
+			return nil, errStatic
+		}
 		if errors.Is(err, errHeaderTooLarge) {
 			io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhandshake over ws.max_header_size\n")
 		}
@@ -264,6 +284,36 @@ func upgrade(nc net.Conn, o *settings) (*transport.Request, error) {
 }
 
 var errHeaderTooLarge = errors.New("handshake larger than ws.max_header_size")
+
+// errStatic ends a request Options.Static answered: not a handshake.
+var errStatic = errors.New("a file was served, not a WebSocket")
+
+// serveStatic writes a file as the whole answer to a request, then reads
+// what is left of the request (closing a socket with unread bytes would
+// reset it before the client read the answer), within the handshake's
+// deadline and header cap.
+func serveStatic(nc net.Conn, rest io.Reader, body, ctype string) {
+	fmt.Fprintf(nc, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nCache-Control: no-cache\r\n"+
+		"Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n%s", ctype, len(body), body)
+	if tc, ok := nc.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	io.Copy(io.Discard, rest)
+}
+
+// staticWriter drops what the handshake would answer to a request that
+// Options.Static serves instead.
+type staticWriter struct {
+	w      io.Writer
+	static *bool
+}
+
+func (s *staticWriter) Write(p []byte) (int, error) {
+	if *s.static {
+		return len(p), nil
+	}
+	return s.w.Write(p)
+}
 
 // headerReader caps how many bytes the handshake may read.
 type headerReader struct {

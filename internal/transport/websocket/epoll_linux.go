@@ -107,7 +107,9 @@ func (t *epollT) handshake(nc net.Conn, e *list.Element) {
 	req, err := upgrade(nc, t.opts())
 	if err != nil {
 		unix.Close(fd)
-		t.handshakeFailed.Add(1)
+		if !errors.Is(err, errStatic) {
+			t.handshakeFailed.Add(1)
+		}
 		t.log.Debug("websocket handshake failed", "remote", nc.RemoteAddr(), "err", err)
 		return
 	}

@@ -123,7 +123,9 @@ func (p *portable) serveConn(nc net.Conn, e *list.Element) {
 	req, err := upgrade(nc, p.opts())
 	p.pending.done(e)
 	if err != nil {
-		p.handshakeFailed.Add(1)
+		if !errors.Is(err, errStatic) {
+			p.handshakeFailed.Add(1)
+		}
 		p.log.Debug("websocket handshake failed", "remote", nc.RemoteAddr(), "err", err)
 		nc.Close()
 		return

@@ -62,6 +62,10 @@ type Options struct {
 	// Check, when set, sees every handshake request before it is accepted;
 	// a non-nil Rejection answers it with that HTTP status instead of 101.
 	Check func(*transport.Request) *transport.Rejection
+	// Static, when set, answers plain GET requests (not WebSocket
+	// handshakes) for the paths it knows with a file (thinkgate.js); the
+	// connection is then closed.
+	Static func(path string) (body, contentType string, ok bool)
 }
 
 // Stats counts what happened on one transport.

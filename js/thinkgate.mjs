@@ -1,0 +1,192 @@
+// thinkgate.js: the browser client of thinkgate (https://github.com/.../thinkgate).
+// No dependencies. Connects with the native protocol's version 2, keeps the
+// connection alive (heartbeat, reconnect with exponential backoff and
+// jitter) and recovers what it missed while it was away, for the uids and
+// groups the server keeps history of (docs/recovery.md): every message is
+// delivered once, in order, or a "recovered" event says it could not be.
+// This file is the ES module; thinkgate.js is the same code as a UMD build
+// (generated from this file: go generate ./js).
+
+const DEFAULTS = {
+  token: null,          // a connect token, or a function returning one (or a promise of one)
+  heartbeat: 25000,     // ms between "ping" messages; 0: none
+  minDelay: 500,        // first reconnect delay, ms
+  maxDelay: 30000,      // longest reconnect delay, ms
+  recover: true,        // ask for missed messages when connected; 'manual': only when recover() is called (after a bind)
+  WebSocket: null,      // a WebSocket class (defaults to the global one)
+};
+
+class Thinkgate {
+  constructor(url, options) {
+    this.url = url;
+    this.options = Object.assign({}, DEFAULTS, options || {});
+    this.clientId = null;
+    this.state = 'closed';
+    this.positions = {};   // stream -> {offset, epoch}: the last message seen of each
+    this._handlers = {};
+    this._ws = null;
+    this._attempt = 0;
+    this._timer = null;
+    this._beat = null;
+    this._closedByUser = false;
+    this._recovering = {}; // stream -> buffered messages while a recover is answered
+    this.connect();
+  }
+
+  // on(event, fn): 'open' ({clientId}), 'message' (data, meta), 'recovered'
+  // ({stream, recovered, missed, reason}), 'close' ({code, reason,
+  // reconnecting}), 'state' (state), 'control' (the server's own messages).
+  on(event, fn) { (this._handlers[event] = this._handlers[event] || []).push(fn); return this; }
+  off(event, fn) { this._handlers[event] = (this._handlers[event] || []).filter((f) => f !== fn); return this; }
+  _emit(event, ...args) {
+    for (const fn of (this._handlers[event] || []).slice()) {
+      try { fn(...args); } catch (e) { setTimeout(() => { throw e; }); }
+    }
+  }
+  _setState(s) { if (this.state !== s) { this.state = s; this._emit('state', s); } }
+
+  // send a text message (a string, or a value sent as JSON) to the server.
+  send(data) {
+    if (!this._ws || this._ws.readyState !== 1) return false;
+    this._ws.send(typeof data === 'string' ? data : JSON.stringify(data));
+    return true;
+  }
+
+  // close for good (no reconnect).
+  close() {
+    this._closedByUser = true;
+    clearTimeout(this._timer);
+    this._stopBeat();
+    if (this._ws) this._ws.close(1000, 'client closed');
+    this._setState('closed');
+  }
+
+  async connect() {
+    this._closedByUser = false;
+    this._setState('connecting');
+    let token = this.options.token;
+    if (typeof token === 'function') {
+      try { token = await token(); } catch (e) { this._emit('error', e); this._schedule(); return; }
+    }
+    const u = new URL(this.url, typeof location !== 'undefined' ? location.href : undefined);
+    u.searchParams.set('v', '2');
+    if (token) u.searchParams.set('token', token);
+    const WS = this.options.WebSocket || globalThis.WebSocket;
+    let ws;
+    try { ws = new WS(u.toString()); } catch (e) { this._emit('error', e); this._schedule(); return; }
+    this._ws = ws;
+    ws.onmessage = (ev) => this._onMessage(ev.data);
+    ws.onclose = (ev) => this._onClose(ws, ev);
+    ws.onerror = () => {}; // a close follows
+  }
+
+  _onMessage(raw) {
+    if (typeof raw !== 'string') return;
+    if (raw === 'pong') return;
+    let m;
+    try { m = JSON.parse(raw); } catch (e) { this._emit('message', raw, {}); return; }
+    switch (m && m.type) {
+      case 'init':
+        this.clientId = m.client_id;
+        this._attempt = 0;
+        this._setState('open');
+        this._startBeat();
+        this._emit('open', { clientId: this.clientId });
+        if (this.options.recover === true) this.recover();
+        return;
+      case 'message':
+        this._onData(m);
+        return;
+      case 'recovered':
+        this._onRecovered(m.streams || {});
+        return;
+      default:
+        this._emit('control', m);
+    }
+  }
+
+  // recover asks for what was missed on every stream seen so far; call it
+  // again after the server bound this client to a uid or group it had
+  // before (the bind-after-connect flow).
+  recover() {
+    const streams = {};
+    for (const s in this.positions) {
+      streams[s] = this.positions[s];
+      this._recovering[s] = this._recovering[s] || [];
+    }
+    if (Object.keys(streams).length) this.send({ type: 'recover', streams });
+  }
+
+  _decode(m) {
+    if (!m.binary) return m.data;
+    const bin = atob(m.data);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  _onData(m) {
+    if (!m.stream) { this._emit('message', this._decode(m), {}); return; }
+    if (this._recovering[m.stream]) { this._recovering[m.stream].push(m); return; }
+    this._deliver(m);
+  }
+
+  // _deliver hands on a positioned message once: an offset already seen in
+  // the same epoch is a duplicate.
+  _deliver(m) {
+    const at = this.positions[m.stream];
+    if (at && at.epoch === m.epoch && m.offset <= at.offset) return;
+    this.positions[m.stream] = { offset: m.offset, epoch: m.epoch };
+    this._emit('message', this._decode(m), { stream: m.stream, offset: m.offset, epoch: m.epoch });
+  }
+
+  _onRecovered(streams) {
+    for (const s in streams) {
+      const st = streams[s];
+      const buffered = (this._recovering[s] || []).sort((a, b) => a.offset - b.offset);
+      delete this._recovering[s];
+      if (!st.recovered && st.not_member) {
+        // Not bound to it (yet): keep the position for a later recover().
+        this._emit('recovered', { stream: s, recovered: false, missed: 0, reason: st.reason || '' });
+      } else if (!st.recovered) {
+        // The gap cannot be filled: start over from what comes now; the app
+        // reloads its state.
+        delete this.positions[s];
+        this._emit('recovered', { stream: s, recovered: false, missed: 0, reason: st.reason || '' });
+      } else {
+        this._emit('recovered', { stream: s, recovered: true, missed: st.missed || 0 });
+      }
+      for (const m of buffered) this._deliver(m);
+    }
+  }
+
+  _startBeat() {
+    this._stopBeat();
+    if (this.options.heartbeat > 0) this._beat = setInterval(() => this.send('ping'), this.options.heartbeat);
+  }
+  _stopBeat() { clearInterval(this._beat); this._beat = null; }
+
+  _onClose(ws, ev) {
+    if (ws !== this._ws) return;
+    this._stopBeat();
+    this._ws = null;
+    // Messages held for a recover that was not answered are dropped: the
+    // next connection asks again from the same positions, and gets them.
+    this._recovering = {};
+    const reconnecting = !this._closedByUser && ev.code !== 4001 && ev.code !== 4003;
+    this._emit('close', { code: ev.code, reason: ev.reason, reconnecting });
+    if (reconnecting) this._schedule(); else this._setState('closed');
+  }
+
+  // _schedule reconnects after an exponential delay with full jitter.
+  _schedule() {
+    if (this._closedByUser) return;
+    this._setState('connecting');
+    const cap = Math.min(this.options.maxDelay, this.options.minDelay * Math.pow(2, this._attempt++));
+    const delay = cap / 2 + Math.random() * cap / 2;
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this.connect(), delay);
+  }
+}
+
+export { Thinkgate as default, Thinkgate };
