@@ -185,9 +185,10 @@ tg.on('message', (data, meta) => {
 });
 </script>`
 
-// TestBrowserRecovery: numbered messages pushed to a uid while the page's
-// connection is cut by the server (destroyClient, closeClient) reach the
-// page once each, in order; after a restart (history in memory starts
+// TestBrowserRecovery: the page first gets the two messages kept in its
+// uid's offline inbox; then numbered messages pushed to the uid while the
+// page's connection is cut by the server (destroyClient, closeClient) reach
+// the page once each, in order; after a restart (history in memory starts
 // over) the page is told recovered: false and goes on with new messages.
 func TestBrowserRecovery(t *testing.T) {
 	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
@@ -208,9 +209,13 @@ func TestBrowserRecovery(t *testing.T) {
 		}
 	}))
 	defer page.Close()
+	// Two messages for the uid before the page ever connects: its inbox.
+	for _, m := range []string{"i1", "i2"} {
+		s.call("sendToUid", map[string]any{"uid": "reader", "data": m, "store": true})
+	}
 	openInChromium(t, chromium, page.URL+"/")
 	numbers := func(from, to int) string {
-		var out []string
+		out := []string{"i1", "i2"}
 		for i := from; i <= to; i++ {
 			out = append(out, fmt.Sprint(i))
 		}

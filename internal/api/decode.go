@@ -53,6 +53,7 @@ type params struct {
 	Data     json.RawMessage `json:"data"`
 	Binary   bool            `json:"binary"`
 	Session  json.RawMessage `json:"session"`
+	Store    bool            `json:"store"`
 }
 
 // decodeCommand builds the Command for method from a JSON object of params.
@@ -67,7 +68,7 @@ func decodeCommand(method string, raw []byte) (*hub.Command, *Error) {
 			return nil, errorf(400, CodeInvalidJSON, "params must be a JSON object: %v", err)
 		}
 	}
-	cmd := &hub.Command{Op: op}
+	cmd := &hub.Command{Op: op, Store: p.Store}
 	var err error
 	if cmd.ClientID, err = oneString(p.ClientID); err != nil {
 		return nil, paramErr("client_id", err)

@@ -35,6 +35,7 @@ type Config struct {
 	Process   Process   `toml:"process" doc:"Files of a running instance: the pid file and the control socket used by stop, reload, status and connections."`
 	Cluster   Cluster   `toml:"cluster" doc:"Several nodes as one gateway through Redis or NATS; memory keeps one node on its own."`
 	History   History   `toml:"history" doc:"Recent messages of uids and groups, kept so that a client that reconnects gets what it missed (thinkgate.js, docs/recovery.md); off until uids or groups name some."`
+	Inbox     Inbox     `toml:"inbox" doc:"Messages to uids with no client, kept and delivered when the uid next connects: sendToUid with \"store\": true, or always for the uids named here."`
 	Pusher    Pusher    `toml:"pusher" doc:"The Pusher Channels protocol (pusher-js, Laravel Echo, webman/push) on the ws listener at /app/{key} and its HTTP API on the api listener at /apps/{id}/; off until an app is configured (docs/pusher.md)."`
 }
 
@@ -44,6 +45,13 @@ type History struct {
 	Groups string   `toml:"groups" doc:"Groups whose messages are kept: comma-separated prefixes, \"*\" for all; empty: none."`
 	Size   int      `toml:"size" doc:"Messages kept per uid or group; a client that missed more gets recovered: false."`
 	TTL    Duration `toml:"ttl" doc:"How long a message is kept; a stream with no message for this long starts over with a new epoch."`
+}
+
+// Inbox configures the offline inbox (docs/recovery.md).
+type Inbox struct {
+	UIDs string   `toml:"uids" doc:"Uids whose messages are always kept while they have no client: comma-separated prefixes, \"*\" for all; empty: only sends with \"store\": true."`
+	Size int      `toml:"size" doc:"Messages kept per uid; past it the oldest go."`
+	TTL  Duration `toml:"ttl" doc:"How long a kept message waits for its uid."`
 }
 
 // Pusher configures the Pusher Channels protocol (docs/pusher.md).
@@ -255,6 +263,7 @@ func Default() Config {
 		Cluster: Cluster{Engine: "memory", Redis: "redis://127.0.0.1:6379/0", NATS: "nats://127.0.0.1:4222", Prefix: "thinkgate",
 			Expiry: Duration{30 * time.Second}, Timeout: Duration{2 * time.Second}, Routing: "interest"},
 		History: History{Size: 100, TTL: Duration{5 * time.Minute}},
+		Inbox:   Inbox{Size: 100, TTL: Duration{24 * time.Hour}},
 		Pusher:  Pusher{ActivityTimeout: Duration{60 * time.Second}, CacheTTL: Duration{30 * time.Minute}, MaxPresenceMembers: 100},
 	}
 }
@@ -568,6 +577,8 @@ func (c *Config) Validate() error {
 		{"cluster.routing", oneOf(c.Cluster.Routing, "interest", "broadcast")},
 		{"history.size", requires(c.History.Size > 0 && c.History.Size <= 100_000, "1 to 100000")},
 		{"history.ttl", positiveDur(c.History.TTL)},
+		{"inbox.size", requires(c.Inbox.Size > 0 && c.Inbox.Size <= 100_000, "1 to 100000")},
+		{"inbox.ttl", positiveDur(c.Inbox.TTL)},
 		{"pusher.activity_timeout", requires(c.Pusher.ActivityTimeout.Duration >= time.Second, "at least 1s")},
 		{"pusher.cache_ttl", positiveDur(c.Pusher.CacheTTL)},
 		{"pusher.max_presence_members", positive(c.Pusher.MaxPresenceMembers)},

@@ -43,6 +43,8 @@ const (
 	OpDestroyClient
 	OpJoinPresence
 	OpGetPresenceMembers
+	OpGetInboxCount
+	OpClearInbox
 	numOps
 )
 
@@ -78,12 +80,17 @@ var opNames = [numOps]string{
 	OpDestroyClient:            "destroyClient",
 	OpJoinPresence:             "joinPresence",
 	OpGetPresenceMembers:       "getPresenceMembers",
+	OpGetInboxCount:            "getInboxCount",
+	OpClearInbox:               "clearInbox",
 }
 
-// Public reports whether the operation is one of the API's (GatewayWorker's
-// and destroyClient); the others serve client protocols inside thinkgate
-// (joinPresence, getPresenceMembers: Pusher's presence channels).
-func (o Op) Public() bool { return o > OpInvalid && o <= OpDestroyClient }
+// Public reports whether the operation is one of the API's (GatewayWorker's,
+// destroyClient and the offline inbox's); the others serve client protocols
+// inside thinkgate (joinPresence, getPresenceMembers: Pusher's presence
+// channels).
+func (o Op) Public() bool {
+	return o > OpInvalid && o < numOps && o != OpJoinPresence && o != OpGetPresenceMembers
+}
 
 // String returns the operation's API name.
 func (o Op) String() string {
@@ -131,6 +138,10 @@ type Command struct {
 	Message   *Message
 	Session   []byte // PHP-serialized session array, for setSession and updateSession
 	Code      int    // closeClient: the close code (0: 1000, a normal close)
+	// Store: sendToUid keeps the message in the offline inbox of each uid
+	// that has no client (internal/inbox), to be delivered when it next
+	// connects.
+	Store bool
 }
 
 // Message is one payload for clients. It carries the payload only; each

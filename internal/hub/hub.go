@@ -305,6 +305,8 @@ func (h *Hub) do(cmd *Command, sent *tally) (any, error) {
 		return h.withClient(cmd.ClientID, func(c *Client) { h.joinLocked(c, g); h.setMember(g, c, cmd.Session) }), nil
 	case OpGetPresenceMembers:
 		return h.presenceMembers(cmd.Groups[0]), nil
+	case OpGetInboxCount, OpClearInbox:
+		return nil, fmt.Errorf("%w: %s: the offline inbox is off ([inbox] in the configuration)", ErrInvalid, cmd.Op)
 	case OpSetSession:
 		return h.withClient(cmd.ClientID, func(c *Client) { c.session = Session(slices.Clone(cmd.Session)) }), nil
 	case OpUpdateSession:
@@ -381,6 +383,8 @@ func Validate(cmd *Command) error {
 		return need(cmd.ClientID != "" && cmd.Session != nil, "client_id and a session")
 	case OpJoinPresence:
 		return need(cmd.ClientID != "" && nonEmpty(cmd.Groups) && cmd.Session != nil, "client_id, a non-empty group and member data")
+	case OpGetInboxCount, OpClearInbox:
+		return need(nonEmpty(cmd.UIDs), "a non-empty uid")
 	case OpGetPresenceMembers:
 		return need(nonEmpty(cmd.Groups), "a non-empty group")
 	}

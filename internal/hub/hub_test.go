@@ -360,8 +360,8 @@ func TestOpNamesRoundTrip(t *testing.T) {
 			public++
 		}
 	}
-	if public != 29 || len(Ops()) != 31 {
-		t.Fatalf("%d public ops of %d, want GatewayWorker's 28 and destroyClient, and 2 for presence channels", public, len(Ops()))
+	if public != 31 || len(Ops()) != 33 {
+		t.Fatalf("%d public ops of %d, want GatewayWorker's 28, destroyClient and 2 for the inbox, and 2 for presence channels", public, len(Ops()))
 	}
 	for _, op := range Ops() {
 		if back, ok := ParseOp(op.String()); !ok || back != op {

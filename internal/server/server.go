@@ -35,6 +35,7 @@ import (
 	"thinkgate/internal/gwcompat"
 	"thinkgate/internal/history"
 	"thinkgate/internal/hub"
+	"thinkgate/internal/inbox"
 	"thinkgate/internal/logging"
 	"thinkgate/internal/metrics"
 	"thinkgate/internal/phpapp"
@@ -126,6 +127,7 @@ type Node struct {
 	front        *appserver.Server // nil without a PHP app
 	clients      *session.Manager  // the ws listener's clients
 	history      *history.Doer     // nil without [history]
+	inbox        *inbox.Doer       // the offline inbox, around history
 	historyStore history.Store
 	pusherApps   *pusher.Apps  // nil without [[pusher.apps]]
 	pusherCache  *pusher.Cache // cache- channels' last events
@@ -234,13 +236,46 @@ func (n *Node) followPeers(ctx context.Context) {
 // doer runs API, Text and in-worker commands: across the cluster when there
 // is one, else on this node's hub.
 func (n *Node) doer() hub.Doer {
+	if n.inbox != nil {
+		return n.inbox
+	}
+	return n.recorded()
+}
+
+// recorded is the gateway with message history, when there is one.
+func (n *Node) recorded() hub.Doer {
 	if n.history != nil {
 		return n.history
 	}
+	return n.gateway()
+}
+
+// gateway is the hub, or the cluster around it.
+func (n *Node) gateway() hub.Doer {
 	if n.cluster != nil {
 		return n.cluster
 	}
 	return n.Hub
+}
+
+// startInbox keeps messages for uids that are away (in the cluster's Redis
+// when there is one) and delivers them when the uid gets a client here.
+func (n *Node) startInbox() {
+	ic := n.cfg.Inbox
+	var store inbox.Store = &inbox.MemoryStore{Size: ic.Size, TTL: ic.TTL.Duration}
+	if n.cluster != nil {
+		store = &inbox.RedisStore{RDB: n.cluster.Redis(), Prefix: n.cluster.Prefix(), Size: ic.Size, TTL: ic.TTL.Duration, Timeout: n.cluster.Timeout()}
+	}
+	n.inbox = &inbox.Doer{Next: n.recorded(), Deliver: n.gateway(), Store: store, Always: history.ParsePrefixes(ic.UIDs)}
+	prev := n.Hub.Presence
+	n.Hub.Presence = func(uid string, online bool) {
+		if prev != nil {
+			prev(uid, online)
+		}
+		if online {
+			n.inbox.Online(uid)
+		}
+	}
 }
 
 // historyReader is the history store recovery reads, or nil.
@@ -259,10 +294,7 @@ func (n *Node) startHistory() {
 	if !policy.On() {
 		return
 	}
-	var next hub.Doer = n.Hub
-	if n.cluster != nil {
-		next = n.cluster
-	}
+	next := n.gateway()
 	n.historyStore = &history.MemoryStore{Size: hc.Size, TTL: hc.TTL.Duration}
 	if n.cluster != nil { // a client recovers on whichever node it reconnects to
 		n.historyStore = &history.RedisStore{RDB: n.cluster.Redis(), Prefix: n.cluster.Prefix(), Size: hc.Size, TTL: hc.TTL.Duration,
@@ -547,6 +579,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 
 	n.startHistory()
+	n.startInbox()
 	innerPort := n.port("inner", defaultInnerPort)
 	n.workers = gwcompat.NewWorkers(net.ParseIP(n.cfg.GWCompat.LanIP), innerPort, n.port("ws", 0), n.log.With("listener", "inner"))
 	n.workers.OnAttach = n.warnNoServerPing
@@ -558,8 +591,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.register = gwcompat.NewRegister(advertised, n.cfg.GWCompat.Secret, n.log.With("listener", "register"))
 	n.inner = gwcompat.NewInner(n.Hub, n.cfg.GWCompat.Secret, n.workers, n.log.With("listener", "inner"))
-	if n.history != nil && n.cluster == nil { // in a cluster GatewayClient sends to every node: each would record it
-		n.inner.Sends = n.history
+	if n.cluster == nil { // in a cluster GatewayClient sends to every node: each would record and keep it
+		n.inner.Sends = n.doer()
 	}
 	if n.cluster != nil { // the Register lists every live node
 		go n.followPeers(ctx)

@@ -151,9 +151,8 @@ func (c *nativeClient) register(claims *token.Claims) {
 	c.mu.Lock()
 	c.client, c.pending = cl, false
 	c.mu.Unlock()
-	if claims != nil {
-		apply(h, cl, claims)
-	}
+	// The init message comes first: binding the token's uid may hand the
+	// client its offline inbox at once.
 	if c.proto.o.InitMessage {
 		im := initMessage{Type: "init", ClientID: cl.ID}
 		if c.v2 {
@@ -161,6 +160,9 @@ func (c *nativeClient) register(claims *token.Claims) {
 		}
 		b, _ := json.Marshal(im)
 		c.Conn.Send(websocket.Frame(b, false)) // the protocol's own message: never wrapped
+	}
+	if claims != nil {
+		apply(h, cl, claims)
 	}
 	m.Log().Debug("client connected", "client_id", cl.ID, "remote", c.Conn.RemoteAddr(), "uri", c.Request.URI)
 	m.Sink().Connect(&events.Conn{Client: cl, Handshake: c.Handshake()})

@@ -34,10 +34,26 @@ final class Gateway
         return (bool)self::call('sendToClient', ['client_id' => $clientId, 'data' => $data]);
     }
 
-    /** @param string|int|array $uid one uid or a list */
-    public static function sendToUid($uid, $data): int
+    /**
+     * @param string|int|array $uid one uid or a list
+     * @param bool $store keep the message for each uid that has no client, and
+     *                    deliver it when the uid connects (the offline inbox)
+     */
+    public static function sendToUid($uid, $data, bool $store = false): int
     {
-        return (int)self::call('sendToUid', ['uid' => $uid, 'data' => $data]);
+        return (int)self::call('sendToUid', ['uid' => $uid, 'data' => $data] + ($store ? ['store' => true] : []));
+    }
+
+    /** How many messages wait in $uid's offline inbox. */
+    public static function getInboxCount($uid): int
+    {
+        return (int)self::call('getInboxCount', ['uid' => $uid]);
+    }
+
+    /** Drops $uid's offline inbox; returns how many messages it held. */
+    public static function clearInbox($uid): int
+    {
+        return (int)self::call('clearInbox', ['uid' => $uid]);
     }
 
     /** @param string|int|array $group one group or a list */

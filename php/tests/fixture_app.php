@@ -106,6 +106,13 @@ return function (Request $r) use ($bootedAt) {
             return (string)$x;
         case '/booted':
             return (string)$bootedAt;
+        case '/inbox': // the offline inbox from inside a request: keep two, count, clear one uid
+            $uid = (string)($r->get['uid'] ?? '');
+            $sent = \Thinkgate\Gateway::sendToUid($uid, 'kept 1', true)
+                + \Thinkgate\Gateway::sendToUid($uid, 'kept 2', true)
+                + \Thinkgate\Gateway::sendToUid($uid, 'not kept');
+            return ['sent' => $sent, 'waiting' => \Thinkgate\Gateway::getInboxCount($uid),
+                'cleared' => \Thinkgate\Gateway::clearInbox('other-' . $uid)];
         case '/gateway': // push and query from inside a request, over the worker pipe
             $uid = (string)($r->get['uid'] ?? '');
             $sent = \Thinkgate\Gateway::sendToUid($uid, ['from' => 'php', 'pid' => getmypid()]);
