@@ -284,3 +284,57 @@ func TestThinkgateJSServed(t *testing.T) {
 	// The listener still upgrades WebSocket clients.
 	s.dial()
 }
+
+// TestBrowserRecoveryNodeDies: a page given both nodes of a cluster (history
+// in Redis) loses its node to kill -9 while numbered messages go on through
+// the other node; it reconnects there and shows every number once, in order.
+func TestBrowserRecoveryNodeDies(t *testing.T) {
+	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
+	e := startEngine(t, "redis")
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	node := func(ws, lan string) *server {
+		return start(t, fmt.Sprintf("%s[ws]\nlisten = %q\n[gwcompat]\nlan_ip = %q\n[auth]\nsecret = %q\n[history]\nuids = \"*\"\n", e.config(), ws, lan, authSecret))
+	}
+	a, b := node(addrA, "127.0.0.1"), node(addrB, "127.0.0.2")
+	tok := sign(map[string]any{"sub": "mover"}, authSecret)
+	reports := newReports(t)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			html := strings.Replace(fmt.Sprintf(recoveryPage, addrA, tok), fmt.Sprintf("'ws://%s/'", addrA), fmt.Sprintf("['ws://%s/', 'ws://%s/']", addrA, addrB), 1)
+			fmt.Fprint(w, html)
+		case "/report":
+			reports.add(r)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer page.Close()
+	openInChromium(t, chromium, page.URL+"/")
+	first := reports.await("open", func(string) bool { return true })
+	// While presence still names the dead node (until cluster.expiry) a
+	// send answers 503 cluster_unavailable, but history has kept it.
+	push := func(from, to int) {
+		for i := from; i <= to; i++ {
+			if status, body := b.post("/api/sendToUid", map[string]any{"uid": "mover", "data": fmt.Sprint(i)}, ""); status != 200 && status != 503 {
+				t.Fatalf("sendToUid: %d %s", status, body)
+			}
+		}
+	}
+	want := func(to int) string {
+		var out []string
+		for i := 1; i <= to; i++ {
+			out = append(out, fmt.Sprint(i))
+		}
+		return strings.Join(out, ",")
+	}
+	push(1, 5)
+	reports.await("shown", func(s string) bool { return s == want(5) })
+	a.cmd.Process.Kill() // the page's node dies without a word
+	push(6, 15)
+	reports.await("open", func(id string) bool { return id != first })
+	reports.await("recovered", func(s string) bool { return strings.HasPrefix(s, "u:mover true") })
+	push(16, 20)
+	reports.await("shown", func(s string) bool { return s == want(20) })
+}

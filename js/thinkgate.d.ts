@@ -49,8 +49,11 @@ export interface ThinkgateEvents {
 }
 
 export declare class Thinkgate {
-  constructor(url: string, options?: ThinkgateOptions);
-  readonly url: string;
+  /** url: the ws listener, or the nodes of a cluster (each reconnect tries the next). */
+  constructor(url: string | string[], options?: ThinkgateOptions);
+  /** The URL of the current (or next) connection. */
+  url: string;
+  readonly urls: string[];
   clientId: string | null;
   state: State;
   /** The last position seen of each stream. */

@@ -17,8 +17,11 @@ const DEFAULTS = {
 };
 
 class Thinkgate {
+  // url: the ws listener (ws://host:2828/), or a list of them (the nodes of
+  // a cluster): each reconnect tries the next.
   constructor(url, options) {
-    this.url = url;
+    this.urls = Array.isArray(url) ? url.slice() : [url];
+    this.url = this.urls[0];
     this.options = Object.assign({}, DEFAULTS, options || {});
     this.clientId = null;
     this.state = 'closed';
@@ -182,6 +185,7 @@ class Thinkgate {
   _schedule() {
     if (this._closedByUser) return;
     this._setState('connecting');
+    this.url = this.urls[(this.urls.indexOf(this.url) + 1) % this.urls.length];
     const cap = Math.min(this.options.maxDelay, this.options.minDelay * Math.pow(2, this._attempt++));
     const delay = cap / 2 + Math.random() * cap / 2;
     clearTimeout(this._timer);
