@@ -53,6 +53,7 @@ type options struct {
 	sourcesPerProcs int
 	idle            time.Duration
 	storm           time.Duration
+	recoverStorm    int
 }
 
 // Main runs the load tool with command-line args.
@@ -84,6 +85,7 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.secret, "secret", "", "gwcompat.secret, for -via inner")
 	fs.DurationVar(&o.idle, "idle", 5*time.Second, "measure the server's CPU while every client is connected and silent for this long (0: skip)")
 	fs.DurationVar(&o.storm, "storm", 0, "end with a reconnect storm: every client drops and comes back within this jitter (0: skip)")
+	fs.IntVar(&o.recoverStorm, "recover-storm", 0, "with -prefix and version 2 clients (-ws ...?v=2) of groups that keep history: every client drops, this many messages go to each group, then every client comes back within -storm's jitter, joins its group again and recovers what it missed (0: skip)")
 	fs.IntVar(&o.firstSource, "first-source", 2, "first source address 127.0.0.<n> (several bench runs side by side use different ranges)")
 	fs.BoolVar(&o.floor, "floor", true, "first measure the kernel floor: the same clients read the same frames from a bare write loop")
 	fs.Usage = func() {
@@ -193,6 +195,51 @@ func (w *worker) next(kind string, timeout time.Duration) (workerMsg, error) {
 	}
 }
 
+// recoveryStorm drops every client, sends o.recoverStorm messages to each
+// group meanwhile, then brings every client back (within o.storm's jitter):
+// each joins its group again and recovers what it missed. It records how
+// long until all had, what was replayed, and the server's CPU and RSS.
+func recoveryStorm(o options, api *apiClient, workers []*worker, res *result, log io.Writer) error {
+	if o.prefix == "" {
+		return errors.New("-recover-storm needs -prefix (the clients' groups)")
+	}
+	for _, w := range workers {
+		fmt.Fprintln(w.stdin, "drop")
+	}
+	for _, w := range workers {
+		if _, err := w.next("dropped", time.Minute); err != nil {
+			return err
+		}
+	}
+	for i := range o.recoverStorm {
+		for g := range o.groups {
+			if _, err := api.post("sendToGroup", map[string]any{"group": fmt.Sprint(o.prefix, "g", g), "data": fmt.Sprint("missed ", i)}); err != nil {
+				return fmt.Errorf("sending what the clients miss: %w", err)
+			}
+		}
+	}
+	cpu0, _ := cpuSeconds(o.pid)
+	first := 0
+	for _, w := range workers {
+		fmt.Fprintf(w.stdin, "rejoin %d %s %s %d %d\n", o.storm.Milliseconds(), strings.TrimRight(o.api, "/"), o.prefix, o.groups, first)
+		first += w.n
+	}
+	for _, w := range workers {
+		m, err := w.next("rejoined", 10*time.Minute)
+		if err != nil {
+			return err
+		}
+		res.RecoverSec = max(res.RecoverSec, m.ConnectSec)
+		res.Replayed += m.Replayed
+		res.RecoverFailed += m.Failed
+	}
+	cpu1, _ := cpuSeconds(o.pid)
+	res.RecoverCPUSec = cpu1.total() - cpu0.total()
+	res.RSSAfterRecoverKiB = rssKiB(o.pid)
+	fmt.Fprintf(log, "recovery storm: %d clients recovered %d messages in %.2fs\n", o.n, res.Replayed, res.RecoverSec)
+	return nil
+}
+
 // result is everything one run measured.
 type result struct {
 	N                                 int
@@ -203,6 +250,10 @@ type result struct {
 	IdleCPUPerConnUS                  float64 // server CPU per connection per second while all are silent
 	IdleCPUPercent                    float64 // of one core
 	StormSec                          float64 // reconnect storm: until every client is back
+	RecoverSec                        float64 // recovery storm: until every client has recovered
+	Replayed, RecoverFailed           int64
+	RecoverCPUSec                     float64
+	RSSAfterRecoverKiB                int64
 	StormPerSec                       float64
 	Rate                              int
 	Pushes                            int
@@ -431,7 +482,7 @@ func run(o options, log io.Writer) (*result, error) {
 		fan = append(fan, float64(last-t)/1e6)
 	}
 	cpu1, _ = cpuSeconds(o.pid)
-	if o.storm > 0 {
+	if o.storm > 0 && o.recoverStorm == 0 { // with -recover-storm, -storm is its jitter
 		for _, w := range workers {
 			fmt.Fprintf(w.stdin, "storm %d\n", o.storm.Milliseconds())
 		}
@@ -444,6 +495,11 @@ func run(o options, log io.Writer) (*result, error) {
 		}
 		res.StormPerSec = float64(o.n) / res.StormSec
 		fmt.Fprintf(log, "reconnect storm: %d clients back in %.2fs\n", o.n, res.StormSec)
+	}
+	if o.recoverStorm > 0 {
+		if err := recoveryStorm(o, api, workers, res, log); err != nil {
+			return nil, err
+		}
 	}
 	slices.Sort(fan)
 	res.FanoutMS = fan[len(fan)/2]
@@ -543,6 +599,10 @@ func (r *result) print(w io.Writer, markdown bool) {
 		fmt.Fprintf(w, "  server CPU/delivery   %.2f us (user %.2f, system %.2f)\n", r.CPUPerDeliverUS, r.UserPerDeliverUS, r.SysPerDeliverUS)
 	default:
 		fmt.Fprintf(w, "  server CPU/delivery   %s\n", tooShort)
+	}
+	if r.RecoverSec > 0 {
+		fmt.Fprintf(w, "recovery storm          all %d recovered in %.2f s: %d messages replayed, %d not recovered, server CPU %.2f s, RSS after %d KiB\n",
+			r.N, r.RecoverSec, r.Replayed, r.RecoverFailed, r.RecoverCPUSec, r.RSSAfterRecoverKiB)
 	}
 	if r.StormSec > 0 {
 		fmt.Fprintf(w, "reconnect storm         all %d back in %.2f s (%.0f connects/s)\n", r.N, r.StormSec, r.StormPerSec)

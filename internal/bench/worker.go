@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,8 @@ type workerMsg struct {
 	LastNanos  int64    `json:"last_nanos,omitempty"`  // round: unix ns when the last client had it
 	Latencies  []int64  `json:"latencies,omitempty"`   // latencies: sendToUid latencies in ns
 	Lost       int64    `json:"lost,omitempty"`        // latencies: connections that ended early
+	Replayed   int64    `json:"replayed,omitempty"`    // rejoined: messages replayed to the worker's clients
+	Failed     int64    `json:"failed,omitempty"`      // rejoined: clients told recovered: false
 	Error      string   `json:"error,omitempty"`
 }
 
@@ -65,9 +68,37 @@ type receiver struct {
 	rounds    sync.Map // round -> *atomic.Int64 count
 }
 
+// position is the last stream position a version 2 client saw.
+type position struct {
+	offset uint64
+	epoch  string
+}
+
+// v2Position reads "offset" and "epoch" from a version 2 envelope.
+func v2Position(p []byte) (position, bool) {
+	i := bytes.Index(p, []byte(`"offset":`))
+	j := bytes.Index(p, []byte(`"epoch":"`))
+	if i < 0 || j < 0 {
+		return position{}, false
+	}
+	rest := p[i+len(`"offset":`):]
+	k := 0
+	for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+		k++
+	}
+	off, err := strconv.ParseUint(string(rest[:k]), 10, 64)
+	e := p[j+len(`"epoch":"`):]
+	end := bytes.IndexByte(e, '"')
+	if err != nil || end < 0 {
+		return position{}, false
+	}
+	return position{off, string(e[:end])}, true
+}
+
 // read parses server frames from r until it fails; quiet suppresses the
-// "lost" count for connections closed on purpose.
-func (rc *receiver) read(r io.Reader, quiet *atomic.Bool) {
+// "lost" count for connections closed on purpose; pos, when set, keeps the
+// last stream position a version 2 client saw.
+func (rc *receiver) read(r io.Reader, quiet *atomic.Bool, pos *position) {
 	for {
 		h, err := ws.ReadHeader(r)
 		if err != nil {
@@ -84,7 +115,12 @@ func (rc *receiver) read(r io.Reader, quiet *atomic.Bool) {
 			return
 		}
 		now := time.Now().UnixNano()
-		if len(p) > 0 && p[0] == '{' { // a Pusher client's event: the payload is its data
+		if len(p) > 0 && p[0] == '{' { // a Pusher event or a version 2 envelope: the payload is its data
+			if pos != nil {
+				if at, ok := v2Position(p); ok {
+					*pos = at
+				}
+			}
 			p = pusherData(p)
 		}
 		kind, round, t, ok := parsePayload(p)
@@ -177,7 +213,7 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 		var closing atomic.Bool
 		rc := &receiver{n: n, emit: emit}
 		for _, c := range raw {
-			go rc.read(c, &closing)
+			go rc.read(c, &closing, nil)
 		}
 		emit(workerMsg{Type: "floor-ready"})
 		for cmds.Scan() && cmds.Text() != "floor-done" {
@@ -213,8 +249,9 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 
 	quitting := new(atomic.Bool)
 	rc := &receiver{n: n, emit: emit}
-	for _, c := range conns {
-		go rc.read(c, quitting)
+	positions := make([]position, n)
+	for i, c := range conns {
+		go rc.read(c, quitting, &positions[i])
 	}
 	for cmds.Scan() {
 		cmd, arg, _ := strings.Cut(cmds.Text(), " ")
@@ -241,8 +278,71 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 				return fail(fmt.Errorf("reconnect storm: %w", err))
 			}
 			emit(workerMsg{Type: "stormed", IDs: ids, ConnectSec: time.Since(begin).Seconds()})
+			for i, c := range conns {
+				go rc.read(c, quitting, &positions[i])
+			}
+		case "drop":
+			// Every connection goes; the positions stay, for "rejoin".
+			quitting.Store(true)
 			for _, c := range conns {
-				go rc.read(c, quitting)
+				c.Close()
+			}
+			time.Sleep(100 * time.Millisecond) // the readers see their end
+			emit(workerMsg{Type: "dropped"})
+		case "rejoin":
+			// rejoin <jitter ms> <api> <group prefix> <groups> <first index>: each
+			// client comes back within the jitter, joins its group again
+			// through the HTTP API (as a backend binding it again would) and
+			// asks for what it missed since its position.
+			f := strings.Fields(arg)
+			if len(f) != 5 {
+				return fail(fmt.Errorf("rejoin: bad arguments %q", arg))
+			}
+			jitter, _ := strconv.Atoi(f[0])
+			groups, _ := strconv.Atoi(f[3])
+			first, _ := strconv.Atoi(f[4])
+			quitting = new(atomic.Bool)
+			var replayed, failed atomic.Int64
+			begin := time.Now()
+			api := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+			_, err := stormDial(n, concurrency, time.Duration(jitter)*time.Millisecond, func(i int) (string, error) {
+				id, err := dialOne(i)
+				if err != nil {
+					return "", err
+				}
+				group := fmt.Sprint(f[2], "g", (first+i)%groups)
+				body := fmt.Sprintf(`{"client_id":%q,"group":%q}`, id, group)
+				resp, err := api.Post(f[1]+"/api/joinGroup", "application/json", strings.NewReader(body))
+				if err != nil {
+					return "", fmt.Errorf("joinGroup: %w", err)
+				}
+				resp.Body.Close()
+				req := fmt.Sprintf(`{"type":"recover","streams":{%q:{"offset":%d,"epoch":%q}}}`, "g:"+group, positions[i].offset, positions[i].epoch)
+				if err := conns[i].WriteText(req); err != nil {
+					return "", err
+				}
+				for {
+					m, err := conns[i].ReadText(30 * time.Second)
+					if err != nil {
+						return "", fmt.Errorf("recover: %w", err)
+					}
+					if strings.Contains(m, `"type":"recovered"`) {
+						if !strings.Contains(m, `"recovered":true`) {
+							failed.Add(1)
+						}
+						break
+					}
+					replayed.Add(1)
+				}
+				conns[i].SetReadDeadline(time.Time{})
+				return id, nil
+			})
+			if err != nil {
+				return fail(fmt.Errorf("recovery storm: %w", err))
+			}
+			emit(workerMsg{Type: "rejoined", ConnectSec: time.Since(begin).Seconds(), Replayed: replayed.Load(), Failed: failed.Load()})
+			for i, c := range conns {
+				go rc.read(c, quitting, &positions[i])
 			}
 		case "quit":
 			quitting.Store(true)
