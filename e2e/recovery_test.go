@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"thinkgate/internal/testenv"
 )
@@ -173,8 +174,13 @@ const recoveryPage = `<!doctype html>
 <script>
 function report(kind, data) { fetch('/report', {method: 'POST', body: JSON.stringify({kind: kind, data: data})}); }
 const shown = [];
-const tg = new Thinkgate('ws://%[1]s/', {token: %[2]q, minDelay: 100, maxDelay: 400, heartbeat: 1000});
-tg.on('open', (e) => report('open', e.clientId));
+const tg = new Thinkgate('ws://%[1]s/', {token: %[2]q, minDelay: 100, maxDelay: 400, heartbeat: 1000, transports: [%[3]s]});
+let said = false;
+tg.on('open', (e) => {
+  report('open', e.clientId);
+  report('transport', e.transport);
+  if (!said) { said = true; tg.send('hello from the page over ' + e.transport); }
+});
 tg.on('recovered', (e) => report('recovered', e.stream + ' ' + e.recovered + ' ' + e.missed));
 tg.on('message', (data, meta) => {
   const li = document.createElement('li');
@@ -190,10 +196,32 @@ tg.on('message', (data, meta) => {
 // page's connection is cut by the server (destroyClient, closeClient) reach
 // the page once each, in order; after a restart (history in memory starts
 // over) the page is told recovered: false and goes on with new messages.
+// What the page sends reaches the app (a webhook). The same over
+// WebSocket and over Server-Sent Events.
 func TestBrowserRecovery(t *testing.T) {
+	for _, transport := range []string{"websocket", "sse"} {
+		t.Run(transport, func(t *testing.T) { browserRecovery(t, transport) })
+	}
+}
+
+func browserRecovery(t *testing.T, transport string) {
 	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
+	hooks := make(chan string, 100)
+	hookServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			Events []struct{ Type, Data string }
+		}
+		json.NewDecoder(r.Body).Decode(&b)
+		for _, e := range b.Events {
+			if e.Type == "message" {
+				hooks <- e.Data
+			}
+		}
+	}))
+	defer hookServer.Close()
 	wsAddr, apiAddr := freeAddr(t), freeAddr(t)
-	cfg := fmt.Sprintf("[ws]\nlisten = %q\n[api]\nlisten = %q\n[auth]\nsecret = %q\n[history]\nuids = \"*\"\n", wsAddr, apiAddr, authSecret)
+	cfg := fmt.Sprintf("[ws]\nlisten = %q\n[api]\nlisten = %q\n[auth]\nsecret = %q\n[history]\nuids = \"*\"\n"+
+		"[events]\nsink = \"webhook\"\nwebhook_url = %q\nwebhook_secret = \"s\"\n", wsAddr, apiAddr, authSecret, hookServer.URL)
 	s := start(t, cfg)
 	tok := sign(map[string]any{"sub": "reader"}, authSecret)
 	reports := newReports(t)
@@ -201,7 +229,7 @@ func TestBrowserRecovery(t *testing.T) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, recoveryPage, wsAddr, tok)
+			fmt.Fprintf(w, recoveryPage, wsAddr, tok, "'"+transport+"'")
 		case "/report":
 			reports.add(r)
 		default:
@@ -227,6 +255,15 @@ func TestBrowserRecovery(t *testing.T) {
 		}
 	}
 	clientID := reports.await("open", func(string) bool { return true })
+	reports.await("transport", func(got string) bool { return got == transport })
+	select {
+	case got := <-hooks:
+		if got != "hello from the page over "+transport {
+			t.Fatalf("the app heard %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("what the page sent never reached the app")
+	}
 	push(1, 10)
 	reports.await("shown", func(s string) bool { return s == numbers(1, 10) })
 	// Cut by the server at once; 11-20 go out while the page is away.
@@ -302,7 +339,7 @@ func TestBrowserRecoveryNodeDies(t *testing.T) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html")
-			html := strings.Replace(fmt.Sprintf(recoveryPage, addrA, tok), fmt.Sprintf("'ws://%s/'", addrA), fmt.Sprintf("['ws://%s/', 'ws://%s/']", addrA, addrB), 1)
+			html := strings.Replace(fmt.Sprintf(recoveryPage, addrA, tok, "'websocket'"), fmt.Sprintf("'ws://%s/'", addrA), fmt.Sprintf("['ws://%s/', 'ws://%s/']", addrA, addrB), 1)
 			fmt.Fprint(w, html)
 		case "/report":
 			reports.add(r)

@@ -11,8 +11,12 @@ export interface ThinkgateOptions {
   maxDelay?: number;
   /** Ask for missed messages when connected (true, the default), only when recover() is called ('manual'), or never (false). */
   recover?: boolean | 'manual';
+  /** Transports in order (default ['websocket', 'sse']): after two WebSocket attempts that never opened, Server-Sent Events at /sse. ['sse'] uses it at once. */
+  transports?: Array<'websocket' | 'sse'>;
   /** A WebSocket class, where there is no global one. */
   WebSocket?: unknown;
+  /** An EventSource class, where there is no global one. */
+  EventSource?: unknown;
 }
 
 /** Where a message sits in its stream ("u:<uid>" or "g:<group>"); empty for messages with no history. */
@@ -39,7 +43,7 @@ export interface CloseEvent {
 export type State = 'connecting' | 'open' | 'closed';
 
 export interface ThinkgateEvents {
-  open: (e: { clientId: string }) => void;
+  open: (e: { clientId: string; transport: 'websocket' | 'sse' }) => void;
   message: (data: string | Uint8Array, meta: MessageMeta) => void;
   recovered: (e: RecoveredEvent) => void;
   close: (e: CloseEvent) => void;
@@ -56,6 +60,8 @@ export declare class Thinkgate {
   readonly urls: string[];
   clientId: string | null;
   state: State;
+  /** The transport in use. */
+  transport: 'websocket' | 'sse';
   /** The last position seen of each stream. */
   positions: Record<string, { offset: number; epoch: string }>;
   on<K extends keyof ThinkgateEvents>(event: K, fn: ThinkgateEvents[K]): this;

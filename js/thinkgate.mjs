@@ -13,7 +13,9 @@ const DEFAULTS = {
   minDelay: 500,        // first reconnect delay, ms
   maxDelay: 30000,      // longest reconnect delay, ms
   recover: true,        // ask for missed messages when connected; 'manual': only when recover() is called (after a bind)
+  transports: ['websocket', 'sse'], // in order; after two WebSocket attempts that never opened, Server-Sent Events
   WebSocket: null,      // a WebSocket class (defaults to the global one)
+  EventSource: null,    // an EventSource class (defaults to the global one)
 };
 
 class Thinkgate {
@@ -33,6 +35,9 @@ class Thinkgate {
     this._beat = null;
     this._closedByUser = false;
     this._recovering = {}; // stream -> buffered messages while a recover is answered
+    this._wsFailures = 0;  // WebSocket attempts in a row that never opened
+    this.transport = this.options.transports[0] === 'sse' ? 'sse' : 'websocket';
+    this._key = null;      // SSE: where this stream's messages go up
     this.connect();
   }
 
@@ -50,9 +55,26 @@ class Thinkgate {
 
   // send a text message (a string, or a value sent as JSON) to the server.
   send(data) {
+    const body = typeof data === 'string' ? data : JSON.stringify(data);
+    if (this.transport === 'sse') {
+      if (!this._es || !this._key) return false;
+      fetch(this._sseURL('/sse/send', { key: this._key }), { method: 'POST', body, headers: { 'Content-Type': 'text/plain' } })
+        .catch((e) => this._emit('error', e));
+      return true;
+    }
     if (!this._ws || this._ws.readyState !== 1) return false;
-    this._ws.send(typeof data === 'string' ? data : JSON.stringify(data));
+    this._ws.send(body);
     return true;
+  }
+
+  // _sseURL is path on the ws listener's host, over http(s).
+  _sseURL(path, params) {
+    const u = new URL(this.url, typeof location !== 'undefined' ? location.href : undefined);
+    u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+    u.pathname = path;
+    u.search = '';
+    for (const k in params) if (params[k] != null) u.searchParams.set(k, params[k]);
+    return u.toString();
   }
 
   // close for good (no reconnect).
@@ -61,6 +83,7 @@ class Thinkgate {
     clearTimeout(this._timer);
     this._stopBeat();
     if (this._ws) this._ws.close(1000, 'client closed');
+    if (this._es) { this._es.close(); this._es = null; }
     this._setState('closed');
   }
 
@@ -71,6 +94,7 @@ class Thinkgate {
     if (typeof token === 'function') {
       try { token = await token(); } catch (e) { this._emit('error', e); this._schedule(); return; }
     }
+    if (this.transport === 'sse') { this._connectSSE(token); return; }
     const u = new URL(this.url, typeof location !== 'undefined' ? location.href : undefined);
     u.searchParams.set('v', '2');
     if (token) u.searchParams.set('token', token);
@@ -83,19 +107,46 @@ class Thinkgate {
     ws.onerror = () => {}; // a close follows
   }
 
+  // _connectSSE opens an EventSource at /sse; what was missed is asked
+  // for in its URL (recover), and thinkgate replays it at once.
+  _connectSSE(token) {
+    const ES = this.options.EventSource || globalThis.EventSource;
+    const streams = {};
+    if (this.options.recover === true) {
+      for (const s in this.positions) { streams[s] = this.positions[s]; this._recovering[s] = this._recovering[s] || []; }
+    }
+    const params = { token: token || null, recover: Object.keys(streams).length ? JSON.stringify(streams) : null };
+    let es;
+    try { es = new ES(this._sseURL('/sse', params)); } catch (e) { this._emit('error', e); this._schedule(); return; }
+    this._es = es;
+    this._key = null;
+    es.onmessage = (ev) => this._onMessage(ev.data);
+    // EventSource would reconnect by itself, with only the last id: this
+    // client reconnects itself, with every stream's position.
+    es.onerror = () => this._onClose(es, { code: 1006, reason: 'event stream ended' });
+  }
+
   _onMessage(raw) {
     if (typeof raw !== 'string') return;
     if (raw === 'pong') return;
     let m;
     try { m = JSON.parse(raw); } catch (e) { this._emit('message', raw, {}); return; }
     switch (m && m.type) {
+      case 'sse':
+        this._key = m.key;
+        return;
+      case 'close': // SSE: the server closed the stream, saying why
+        if (this._es) this._onClose(this._es, { code: m.code, reason: m.reason });
+        return;
       case 'init':
         this.clientId = m.client_id;
         this._attempt = 0;
+        this._wsFailures = 0;
+        this._opened = true;
         this._setState('open');
-        this._startBeat();
-        this._emit('open', { clientId: this.clientId });
-        if (this.options.recover === true) this.recover();
+        if (this.transport === 'websocket') this._startBeat(); // an event stream has the server's heartbeat
+        this._emit('open', { clientId: this.clientId, transport: this.transport });
+        if (this.options.recover === true && this.transport === 'websocket') this.recover();
         return;
       case 'message':
         this._onData(m);
@@ -169,10 +220,16 @@ class Thinkgate {
   }
   _stopBeat() { clearInterval(this._beat); this._beat = null; }
 
-  _onClose(ws, ev) {
-    if (ws !== this._ws) return;
+  _onClose(conn, ev) {
+    if (conn !== this._ws && conn !== this._es) return;
     this._stopBeat();
-    this._ws = null;
+    if (conn === this._es) { this._es.close(); this._es = null; } else { this._ws = null; }
+    // WebSocket that never opens (a proxy that breaks it): after two tries,
+    // Server-Sent Events, when allowed.
+    if (this.transport === 'websocket' && !this._opened && ++this._wsFailures >= 2 && this.options.transports.indexOf('sse') >= 0) {
+      this.transport = 'sse';
+    }
+    this._opened = false;
     // Messages held for a recover that was not answered are dropped: the
     // next connection asks again from the same positions, and gets them.
     this._recovering = {};

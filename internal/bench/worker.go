@@ -114,30 +114,84 @@ func (rc *receiver) read(r io.Reader, quiet *atomic.Bool, pos *position) {
 			}
 			return
 		}
-		now := time.Now().UnixNano()
-		if len(p) > 0 && p[0] == '{' { // a Pusher event or a version 2 envelope: the payload is its data
-			if pos != nil {
-				if at, ok := v2Position(p); ok {
-					*pos = at
-				}
+		rc.got(p, pos)
+	}
+}
+
+// readSSE is read for a client on Server-Sent Events: each event's data
+// line is a message.
+func (rc *receiver) readSSE(r *bufio.Reader, quiet *atomic.Bool) {
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			if !quiet.Load() {
+				rc.lost.Add(1)
 			}
-			p = pusherData(p)
+			return
 		}
-		kind, round, t, ok := parsePayload(p)
-		switch {
-		case !ok:
-		case kind == 'l':
-			rc.latMu.Lock()
-			rc.latencies = append(rc.latencies, now-t)
-			rc.latMu.Unlock()
-		default:
-			if kind == 'f' {
-				round = -round
+		if d, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+			rc.got(bytes.Clone(bytes.TrimRight(d, "\n")), nil)
+		}
+	}
+}
+
+// got records one message.
+func (rc *receiver) got(p []byte, pos *position) {
+	now := time.Now().UnixNano()
+	if len(p) > 0 && p[0] == '{' { // a Pusher event or a version 2 envelope: the payload is its data
+		if pos != nil {
+			if at, ok := v2Position(p); ok {
+				*pos = at
 			}
-			v, _ := rc.rounds.LoadOrStore(round, new(atomic.Int64))
-			if int(v.(*atomic.Int64).Add(1)) == rc.n {
-				rc.emit(workerMsg{Type: "round", Round: round, LastNanos: now})
-			}
+		}
+		p = pusherData(p)
+	}
+	kind, round, t, ok := parsePayload(p)
+	switch {
+	case !ok:
+	case kind == 'l':
+		rc.latMu.Lock()
+		rc.latencies = append(rc.latencies, now-t)
+		rc.latMu.Unlock()
+	default:
+		if kind == 'f' {
+			round = -round
+		}
+		v, _ := rc.rounds.LoadOrStore(round, new(atomic.Int64))
+		if int(v.(*atomic.Int64).Add(1)) == rc.n {
+			rc.emit(workerMsg{Type: "round", Round: round, LastNanos: now})
+		}
+	}
+}
+
+// dialSSE opens an event stream at url from local and reads it up to the
+// init message, whose client_id it returns.
+func dialSSE(url string, local *net.TCPAddr) (net.Conn, *bufio.Reader, string, error) {
+	rest, _ := strings.CutPrefix(url, "http://")
+	host, path, _ := strings.Cut(rest, "/")
+	d := net.Dialer{LocalAddr: local, Timeout: 30 * time.Second}
+	c, err := d.Dial("tcp", host)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(c, "GET /%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", path, host)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		c.Close()
+		return nil, nil, "", fmt.Errorf("event stream: %v %v", resp, err)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			c.Close()
+			return nil, nil, "", fmt.Errorf("event stream: %w", err)
+		}
+		if d, ok := strings.CutPrefix(line, "data: "); ok && strings.Contains(d, `"type":"init"`) {
+			c.SetDeadline(time.Time{})
+			id, err := clientIDOf(strings.TrimSpace(d))
+			return c, br, id, err
 		}
 	}
 }
@@ -225,7 +279,16 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 	}
 
 	conns := make([]*wsclient.Conn, n)
+	// An http:// URL makes clients of Server-Sent Events (its /sse path).
+	isSSE := strings.HasPrefix(url, "http")
+	sseConns := make([]net.Conn, n)
+	sseReaders := make([]*bufio.Reader, n)
 	dialOne := func(i int) (string, error) {
+		if isSSE {
+			c, br, id, err := dialSSE(url, source(i))
+			sseConns[i], sseReaders[i] = c, br
+			return id, err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		c, err := wsclient.Dial(ctx, url, source(i))
@@ -251,10 +314,17 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 	rc := &receiver{n: n, emit: emit}
 	positions := make([]position, n)
 	for i, c := range conns {
+		if isSSE {
+			go rc.readSSE(sseReaders[i], quitting)
+			continue
+		}
 		go rc.read(c, quitting, &positions[i])
 	}
 	for cmds.Scan() {
 		cmd, arg, _ := strings.Cut(cmds.Text(), " ")
+		if isSSE && (cmd == "storm" || cmd == "drop" || cmd == "rejoin") {
+			return fail(fmt.Errorf("%s: not for clients of Server-Sent Events", cmd))
+		}
 		switch cmd {
 		case "latencies":
 			rc.latMu.Lock()
@@ -346,7 +416,11 @@ func runWorker(url, floorAddr string, n, firstSource, sources, concurrency int, 
 			}
 		case "quit":
 			quitting.Store(true)
-			for _, c := range conns {
+			for i, c := range conns {
+				if isSSE {
+					sseConns[i].Close()
+					continue
+				}
 				c.Close()
 			}
 			return nil

@@ -227,7 +227,7 @@ type Encoding struct {
 
 // maxEncodings is how many wire formats can be registered: every Message
 // has a slot for each.
-const maxEncodings = 4
+const maxEncodings = 6
 
 var encodings struct {
 	sync.Mutex

@@ -31,7 +31,7 @@ func (n *Node) config() config.Config {
 }
 
 // wsOptions are the transport settings of cfg; check vets handshakes.
-func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Rejection) websocket.Options {
+func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Rejection, fallback websocket.Fallback) websocket.Options {
 	hb := cfg.Heartbeat
 	return websocket.Options{
 		MaxMessageSize:     cfg.WS.MaxMessageSize,
@@ -45,6 +45,7 @@ func wsOptions(cfg config.Config, check func(*transport.Request) *transport.Reje
 		MaxConns:           maxConnections(cfg),
 		Check:              check,
 		Static:             js.File, // thinkgate.js for pages: <script src="http://host:2828/thinkgate.js">
+		Fallback:           fallback,
 	}
 }
 
@@ -136,7 +137,7 @@ func sessionLimits(l config.Limits) session.Limits {
 func (n *Node) applyLimits(cfg config.Config) {
 	hb := cfg.Heartbeat
 	n.hb.Store(&hb)
-	n.ws.SetOptions(wsOptions(cfg, n.clients.Check))
+	n.ws.SetOptions(wsOptions(cfg, n.clients.Check, n.sse))
 	n.api.SetLimits(cfg.API.Key, int64(cfg.API.MaxBodySize))
 	n.api.SetRate(cfg.Limits.APIRate)
 	n.clients.SetLimits(sessionLimits(cfg.Limits))

@@ -44,6 +44,7 @@ import (
 	"thinkgate/internal/pusher"
 	"thinkgate/internal/pusherapi"
 	"thinkgate/internal/session"
+	"thinkgate/internal/transport/sse"
 	"thinkgate/internal/transport/websocket"
 	"thinkgate/internal/watch"
 	"thinkgate/internal/webhook"
@@ -129,6 +130,7 @@ type Node struct {
 	history      *history.Doer     // nil without [history]
 	inbox        *inbox.Doer       // the offline inbox, around history
 	historyStore history.Store
+	sse          *sse.Server   // Server-Sent Events on the ws listener
 	pusherApps   *pusher.Apps  // nil without [[pusher.apps]]
 	pusherCache  *pusher.Cache // cache- channels' last events
 	hook         *webhook.Sink // nil unless events.sink = "webhook"
@@ -515,7 +517,7 @@ func (n *Node) apiHandler() http.Handler {
 // newTransport picks the connection layer ws.transport names: epoll on
 // Linux unless told otherwise, portable elsewhere and for wss:// (TLS keeps
 // a stream per connection).
-func newTransport(cfg config.Config, tls bool, m *session.Manager, log *slog.Logger) (websocket.Transport, error) {
+func newTransport(cfg config.Config, tls bool, m *session.Manager, fallback websocket.Fallback, log *slog.Logger) (websocket.Transport, error) {
 	kind := cfg.WS.Transport
 	if kind == "auto" {
 		kind = "portable"
@@ -525,10 +527,10 @@ func newTransport(cfg config.Config, tls bool, m *session.Manager, log *slog.Log
 	}
 	if tls || kind == "portable" {
 		log.Debug("websocket transport", "kind", "portable", "tls", tls)
-		return websocket.NewPortable(wsOptions(cfg, m.Check), m, log), nil
+		return websocket.NewPortable(wsOptions(cfg, m.Check, fallback), m, log), nil
 	}
 	log.Debug("websocket transport", "kind", "epoll")
-	return websocket.NewEpoll(wsOptions(cfg, m.Check), m, log)
+	return websocket.NewEpoll(wsOptions(cfg, m.Check, fallback), m, log)
 }
 
 // defaultInnerPort is encoded in client_ids when the inner listener is off.
@@ -631,7 +633,15 @@ func (n *Node) Run(ctx context.Context) error {
 		History: n.historyReader(),
 	}))
 	n.startPusher()
-	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.clients, n.log.With("listener", "ws"))
+	// Server-Sent Events at /sse on the same port, for networks that break WebSocket.
+	sseNative := session.NewNative(session.NativeOptions{
+		InitMessage: true, Secret: n.cfg.Auth.Secret, Required: n.cfg.Auth.Required, AuthTimeout: n.cfg.Auth.Timeout.Duration,
+		History: n.historyReader(), SSE: true,
+	})
+	n.clients.Route("/sse", sseNative)
+	n.sse = sse.New(sse.Options{Path: "/sse", MaxSendBuffer: n.cfg.WS.MaxSendBuffer, MaxMessage: n.cfg.WS.MaxMessageSize,
+		Heartbeat: 25 * time.Second, WriteTimeout: 10 * time.Second, Check: n.clients.Check}, n.clients, n.log.With("listener", "sse"))
+	n.ws, err = newTransport(n.cfg, n.wsCert != nil, n.clients, n.sse, n.log.With("listener", "ws"))
 	if err != nil {
 		n.closeListeners()
 		n.leaveCluster()
@@ -833,6 +843,9 @@ func (n *Node) shutdown() []error {
 		}
 		keep(n.pool.Close(sctx))
 	}
+	// Event streams end with a close event (1001, going away), as
+	// WebSocket clients get their close frame.
+	n.sse.Shutdown()
 	// Clients get their close frame even in a fast stop.
 	wctx, wcancel := context.WithTimeout(context.Background(), max(time.Until(deadline(sctx)), time.Second))
 	defer wcancel()

@@ -14,6 +14,7 @@ import (
 	"thinkgate/internal/pusher"
 	"thinkgate/internal/token"
 	"thinkgate/internal/transport"
+	"thinkgate/internal/transport/sse"
 	"thinkgate/internal/transport/websocket"
 )
 
@@ -55,6 +56,10 @@ type NativeOptions struct {
 	AuthTimeout time.Duration
 	// History, when set, answers version 2 clients' recover requests.
 	History HistoryReader
+	// SSE: the clients come over Server-Sent Events (always version 2,
+	// framed as events); a Last-Event-ID header or a recover parameter
+	// (the recover request's streams, as JSON) recovers on connect.
+	SSE bool
 }
 
 // NewNative returns the native protocol.
@@ -83,7 +88,7 @@ func urlToken(uri string) string {
 // Open registers the client, or waits for its auth message when
 // auth.required and its URL had no token.
 func (n *native) Open(s Session) transport.Peer {
-	c := &nativeClient{Session: s, proto: n, bindFirst: n.o.BindFirst, v2: wantsV2(s.Request.URI)}
+	c := &nativeClient{Session: s, proto: n, bindFirst: n.o.BindFirst, v2: n.o.SSE || wantsV2(s.Request.URI)}
 	if n.o.Secret != "" {
 		if tok := urlToken(s.Request.URI); tok != "" {
 			claims, err := token.Verify(tok, []byte(n.o.Secret), time.Now())
@@ -128,6 +133,14 @@ type initMessage struct {
 	V        int    `json:"v,omitempty"` // 2 for a version 2 client
 }
 
+// frame is one of the protocol's own messages in the transport's framing.
+func (c *nativeClient) frame(b []byte) []byte {
+	if c.proto.o.SSE {
+		return sse.Frame("", b)
+	}
+	return websocket.Frame(b, false)
+}
+
 // wantsV2 reports whether a request URI asks for version 2 (v=2).
 func wantsV2(uri string) bool {
 	_, q, ok := strings.Cut(uri, "?")
@@ -144,7 +157,10 @@ func (c *nativeClient) register(claims *token.Claims) {
 	m := c.Manager()
 	h := m.Hub()
 	enc := NativeWebSocket
-	if c.v2 {
+	switch {
+	case c.proto.o.SSE:
+		enc = NativeV2SSE
+	case c.v2:
 		enc = NativeV2WebSocket
 	}
 	cl := h.Connect(c.Conn, enc)
@@ -159,10 +175,15 @@ func (c *nativeClient) register(claims *token.Claims) {
 			im.V = 2
 		}
 		b, _ := json.Marshal(im)
-		c.Conn.Send(websocket.Frame(b, false)) // the protocol's own message: never wrapped
+		c.Conn.Send(c.frame(b)) // the protocol's own message: never wrapped
 	}
 	if claims != nil {
 		apply(h, cl, claims)
+	}
+	if c.proto.o.SSE {
+		if req, ok := sseRecover(c.Request); ok {
+			go c.recover(req, cl)
+		}
 	}
 	m.Log().Debug("client connected", "client_id", cl.ID, "remote", c.Conn.RemoteAddr(), "uri", c.Request.URI)
 	m.Sink().Connect(&events.Conn{Client: cl, Handshake: c.Handshake()})
@@ -207,7 +228,7 @@ type authReply struct {
 // hub, or after).
 func (c *nativeClient) sendJSON(v any) {
 	b, _ := json.Marshal(v)
-	c.Conn.Send(websocket.Frame(b, false))
+	c.Conn.Send(c.frame(b))
 }
 
 // auth handles an auth message: auth_ok and the binding, or auth_error and

@@ -3,13 +3,17 @@ package session
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"thinkgate/internal/history"
 	"thinkgate/internal/hub"
 	"thinkgate/internal/pusher"
+	"thinkgate/internal/transport"
+	"thinkgate/internal/transport/sse"
 	"thinkgate/internal/transport/websocket"
 )
 
@@ -24,6 +28,52 @@ var NativeV2WebSocket = hub.NewStreamEncoding("native2+websocket", func(m *hub.M
 	}
 	return websocket.Frame(appendV2(make([]byte, 0, len(m.Data)+96), m, m.Data, m.Binary), false)
 })
+
+// NativeV2SSE is version 2 over Server-Sent Events: the same envelope as
+// an event, whose id is the message's position ("<stream> <offset>
+// <epoch>"), so that an EventSource that reconnects by itself sends it back
+// as Last-Event-ID.
+var NativeV2SSE = hub.NewStreamEncoding("native2+sse", func(m *hub.Message) []byte {
+	if m.Raw {
+		return nil
+	}
+	return sseEvent(m, m.Data, m.Binary)
+})
+
+func sseEvent(m *hub.Message, data []byte, binary bool) []byte {
+	id := ""
+	if p, ok := m.Position(); ok {
+		id = p.Stream + " " + strconv.FormatUint(p.Offset, 10) + " " + p.Epoch
+	}
+	return sse.Frame(id, appendV2(make([]byte, 0, len(data)+96), m, data, binary))
+}
+
+// sseRecover is the recover request an SSE client's connect carries: its
+// recover parameter (the streams, as JSON), else its Last-Event-ID.
+func sseRecover(r *transport.Request) (recoverRequest, bool) {
+	req := recoverRequest{Type: "recover"}
+	if _, q, ok := strings.Cut(r.URI, "?"); ok {
+		if v, _ := url.ParseQuery(q); v.Get("recover") != "" {
+			if json.Unmarshal([]byte(v.Get("recover")), &req.Streams) == nil && len(req.Streams) > 0 {
+				return req, true
+			}
+		}
+	}
+	last, ok := r.Lookup("Last-Event-ID")
+	f := strings.Fields(last)
+	if !ok || len(f) != 3 {
+		return req, false
+	}
+	off, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return req, false
+	}
+	req.Streams = map[string]struct {
+		Offset uint64 `json:"offset"`
+		Epoch  string `json:"epoch"`
+	}{f[0]: {Offset: off, Epoch: f[2]}}
+	return req, true
+}
 
 // appendV2 appends a version 2 message envelope.
 func appendV2(b []byte, m *hub.Message, data []byte, binary bool) []byte {
@@ -119,12 +169,16 @@ func (c *nativeClient) recover(req recoverRequest, cl *hub.Client) {
 			if g, isGroup := cutGroup(stream); isGroup {
 				m.Channel = g
 			}
-			c.Conn.Send(websocket.Frame(appendV2(nil, m, e.Data, e.Binary), false))
+			if c.proto.o.SSE {
+				c.Conn.Send(sseEvent(m, e.Data, e.Binary))
+			} else {
+				c.Conn.Send(websocket.Frame(appendV2(nil, m, e.Data, e.Binary), false))
+			}
 		}
 		out[stream] = streamState{Recovered: true, Offset: top.Offset, Epoch: top.Epoch, Missed: len(entries)}
 	}
 	b, _ := json.Marshal(map[string]any{"type": "recovered", "streams": out})
-	c.Conn.Send(websocket.Frame(b, false))
+	c.Conn.Send(c.frame(b))
 }
 
 func cutGroup(stream string) (string, bool) {

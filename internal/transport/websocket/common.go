@@ -1,21 +1,26 @@
 package websocket
 
 import (
+	"bufio"
+	"bytes"
 	"container/list"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
-	"thinkgate/internal/transport"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 
 	"thinkgate/internal/accept"
+	"thinkgate/internal/transport"
 )
 
 // What both transports share: the handshake, the order in which a peer
@@ -30,6 +35,7 @@ type base struct {
 
 	accepted, handshakeFailed, closedSlow, closedOversize, closedIdle, closedProtocol, received, rejected atomic.Uint64
 	active                                                                                                atomic.Int64
+	fallbacks                                                                                             atomic.Int64 // connections the Fallback serves: in MaxConns, not in Active
 	lastFullLog                                                                                           atomic.Int64
 
 	pending handshakes
@@ -87,7 +93,7 @@ const full503 = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\
 // for the backend ports and the clients already in.
 func (b *base) admit(nc net.Conn) bool {
 	max := b.opts().MaxConns
-	if max <= 0 || b.active.Load()+int64(b.pending.len()) < int64(max) {
+	if max <= 0 || b.active.Load()+b.fallbacks.Load()+int64(b.pending.len()) < int64(max) {
 		return true
 	}
 	b.rejected.Add(1)
@@ -227,22 +233,10 @@ const closeLinger = 2 * time.Second
 // upgrade runs the server side of the WebSocket handshake on nc within the
 // handshake timeout and header cap of o. A handshake over the cap is
 // answered with 431. The deadline is cleared on success.
-func upgrade(nc net.Conn, o *settings) (*transport.Request, error) {
+func upgrade(nc net.Conn, o *settings) (*transport.Request, *fallbackRequest, error) {
 	req := &transport.Request{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr()}
-	var static struct {
-		body, ctype string
-		ok          bool
-	}
 	up := ws.Upgrader{
-		OnRequest: func(uri []byte) error {
-			req.URI = string(uri)
-			if o.Static != nil {
-				if static.body, static.ctype, static.ok = o.Static(req.Path()); static.ok {
-					return errStatic // no handshake: the file is written below
-				}
-			}
-			return nil
-		},
+		OnRequest: func(uri []byte) error { req.URI = string(uri); return nil },
 		OnHost: func(host []byte) error { // gobwas reports Host here, not to OnHeader
 			req.Headers = append(req.Headers, transport.Header{Name: "Host", Value: string(host)})
 			return nil
@@ -262,25 +256,70 @@ func upgrade(nc net.Conn, o *settings) (*transport.Request, error) {
 	}
 	nc.SetDeadline(time.Now().Add(o.HandshakeTimeout))
 	hr := &headerReader{r: nc, left: o.MaxHeaderSize}
-	var w io.Writer = nc
-	if o.Static != nil {
-		w = &staticWriter{w: nc, static: &static.ok}
+	var r io.Reader = hr
+	if o.Static != nil || o.Fallback != nil {
+		// The request line says whether this is a handshake at all; it is
+		// given back to the handshake's reader when it is.
+		br := bufio.NewReaderSize(hr, 1024)
+		line, _ := br.ReadSlice('\n')
+		line = append([]byte(nil), line...)
+		method, path := requestLine(line)
+		if method == http.MethodGet && o.Static != nil {
+			if body, ctype, ok := o.Static(path); ok {
+				serveStatic(nc, br, body, ctype)
+				return nil, nil, errStatic
+			}
+		}
+		if o.Fallback != nil && o.Fallback.Match(path) {
+			rr := bufio.NewReader(io.MultiReader(bytes.NewReader(line), br))
+			hreq, err := http.ReadRequest(rr)
+			if err != nil {
+				return nil, nil, fmt.Errorf("fallback request: %w", err)
+			}
+			hr.left = math.MaxInt // a body is the fallback's to bound
+			nc.SetDeadline(time.Time{})
+			return nil, &fallbackRequest{req: hreq, br: rr}, errFallback
+		}
+		r = io.MultiReader(bytes.NewReader(line), br)
 	}
 	if _, err := up.Upgrade(struct {
 		io.Reader
 		io.Writer
-	}{hr, w}); err != nil {
-		if static.ok {
-			serveStatic(nc, hr, static.body, static.ctype)
-			return nil, errStatic
-		}
+	}{r, nc}); err != nil {
 		if errors.Is(err, errHeaderTooLarge) {
 			io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nhandshake over ws.max_header_size\n")
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	nc.SetDeadline(time.Time{})
-	return req, nil
+	return req, nil, nil
+}
+
+// requestLine returns the method and path of an HTTP request line.
+func requestLine(line []byte) (method, path string) {
+	f := strings.Fields(string(line))
+	if len(f) < 2 {
+		return "", ""
+	}
+	path, _, _ = strings.Cut(f[1], "?")
+	return f[0], path
+}
+
+// fallbackRequest is a plain HTTP request for Options.Fallback.
+type fallbackRequest struct {
+	req *http.Request
+	br  *bufio.Reader
+}
+
+// errFallback ends a handshake that was a request for Options.Fallback.
+var errFallback = errors.New("a plain HTTP request for the fallback transport")
+
+// serveFallback runs the fallback for fb on nc, counted against MaxConns
+// (Shutdown does not wait for it: the fallback ends its own connections).
+func (b *base) serveFallback(nc net.Conn, fb *fallbackRequest) {
+	b.fallbacks.Add(1)
+	defer b.fallbacks.Add(-1)
+	b.opts().Fallback.Serve(nc, fb.req, fb.br)
 }
 
 var errHeaderTooLarge = errors.New("handshake larger than ws.max_header_size")
@@ -299,20 +338,6 @@ func serveStatic(nc net.Conn, rest io.Reader, body, ctype string) {
 		tc.CloseWrite()
 	}
 	io.Copy(io.Discard, rest)
-}
-
-// staticWriter drops what the handshake would answer to a request that
-// Options.Static serves instead.
-type staticWriter struct {
-	w      io.Writer
-	static *bool
-}
-
-func (s *staticWriter) Write(p []byte) (int, error) {
-	if *s.static {
-		return len(p), nil
-	}
-	return s.w.Write(p)
 }
 
 // headerReader caps how many bytes the handshake may read.

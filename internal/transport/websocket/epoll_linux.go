@@ -13,12 +13,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"thinkgate/internal/transport"
 	"time"
 	"unsafe"
 
 	"github.com/gobwas/ws"
 	"golang.org/x/sys/unix"
+
+	"thinkgate/internal/transport"
 )
 
 // The epoll transport holds an upgraded connection as a raw file
@@ -104,7 +105,13 @@ func (t *epollT) handshake(nc net.Conn, e *list.Element) {
 		t.log.Warn("websocket: cannot take the socket over; closing it", "remote", nc.RemoteAddr(), "err", err)
 		return
 	}
-	req, err := upgrade(nc, t.opts())
+	req, fb, err := upgrade(nc, t.opts())
+	if fb != nil {
+		unix.Close(fd) // served on nc, by the fallback's own goroutine: this one
+		t.pending.done(e)
+		t.serveFallback(nc, fb)
+		return
+	}
 	if err != nil {
 		unix.Close(fd)
 		if !errors.Is(err, errStatic) {

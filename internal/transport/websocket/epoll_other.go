@@ -5,6 +5,7 @@ package websocket
 import (
 	"errors"
 	"log/slog"
+
 	"thinkgate/internal/transport"
 )
 

@@ -13,10 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"thinkgate/internal/transport"
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"thinkgate/internal/transport"
 )
 
 // portable is the goroutine-per-connection Transport: one reader goroutine
@@ -120,8 +121,13 @@ func (p *portable) each(fn func(pingable)) {
 }
 
 func (p *portable) serveConn(nc net.Conn, e *list.Element) {
-	req, err := upgrade(nc, p.opts())
+	req, fb, err := upgrade(nc, p.opts())
 	p.pending.done(e)
+	if fb != nil {
+		p.serveFallback(nc, fb)
+		nc.Close()
+		return
+	}
 	if err != nil {
 		if !errors.Is(err, errStatic) {
 			p.handshakeFailed.Add(1)

@@ -11,10 +11,13 @@
 package websocket
 
 import (
+	"bufio"
 	"context"
 	"net"
-	"thinkgate/internal/transport"
+	"net/http"
 	"time"
+
+	"thinkgate/internal/transport"
 )
 
 // Transport serves WebSocket clients on a listener.
@@ -31,6 +34,15 @@ type Transport interface {
 	// SetOptions replaces the limits and heartbeat settings (on reload);
 	// connections apply them from their next frame on.
 	SetOptions(Options)
+}
+
+// Fallback serves plain HTTP requests on a WebSocket listener.
+type Fallback interface {
+	// Match reports whether requests for path are the fallback's.
+	Match(path string) bool
+	// Serve answers r on nc; br holds what was read past r's header (its
+	// body comes from br). The handshake's deadline is cleared.
+	Serve(nc net.Conn, r *http.Request, br *bufio.Reader)
 }
 
 // Close codes thinkgate sends when it drops a client itself, so that the
@@ -66,6 +78,11 @@ type Options struct {
 	// handshakes) for the paths it knows with a file (thinkgate.js); the
 	// connection is then closed.
 	Static func(path string) (body, contentType string, ok bool)
+	// Fallback, when set, takes the plain HTTP requests (not WebSocket
+	// handshakes) for the paths it matches: another transport on the same
+	// port (Server-Sent Events). The connection counts against MaxConns
+	// while Serve runs and is closed when it returns.
+	Fallback Fallback
 }
 
 // Stats counts what happened on one transport.

@@ -12,11 +12,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"thinkgate/internal/transport"
 	"time"
 
 	"github.com/gobwas/ws"
 
+	"thinkgate/internal/transport"
 	"thinkgate/internal/wsclient"
 )
 
