@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -372,6 +374,97 @@ func TestBrowserRecoveryNodeDies(t *testing.T) {
 	push(6, 15)
 	reports.await("open", func(id string) bool { return id != first })
 	reports.await("recovered", func(s string) bool { return strings.HasPrefix(s, "u:mover true") })
+	push(16, 20)
+	reports.await("shown", func(s string) bool { return s == want(20) })
+}
+
+// resetProxy forwards TCP connections to target until reset() cuts every
+// one of them with a reset (SO_LINGER 0), as a flaky network does.
+type resetProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []*net.TCPConn
+}
+
+func newResetProxy(t *testing.T, target string) *resetProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &resetProxy{ln: ln}
+	t.Cleanup(func() { ln.Close(); p.reset() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c.(*net.TCPConn), up.(*net.TCPConn))
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *resetProxy) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.SetLinger(0)
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestBrowserRecoverySocketReset: the page's socket is reset under it (a
+// proxy between it and thinkgate cuts every connection with RST) while
+// numbered messages go on; the page reconnects and shows each number once,
+// in order.
+func TestBrowserRecoverySocketReset(t *testing.T) {
+	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
+	s := start(t, fmt.Sprintf("[auth]\nsecret = %q\n[history]\nuids = \"*\"\n", authSecret))
+	proxy := newResetProxy(t, s.addr("ws"))
+	tok := sign(map[string]any{"sub": "resetme"}, authSecret)
+	reports := newReports(t)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, recoveryPage, proxy.ln.Addr().String(), tok, "'websocket'")
+		case "/report":
+			reports.add(r)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer page.Close()
+	openInChromium(t, chromium, page.URL+"/")
+	first := reports.await("open", func(string) bool { return true })
+	push := func(from, to int) {
+		for i := from; i <= to; i++ {
+			s.call("sendToUid", map[string]any{"uid": "resetme", "data": fmt.Sprint(i)})
+		}
+	}
+	want := func(to int) string {
+		var out []string
+		for i := 1; i <= to; i++ {
+			out = append(out, fmt.Sprint(i))
+		}
+		return strings.Join(out, ",")
+	}
+	push(1, 5)
+	reports.await("shown", func(s string) bool { return s == want(5) })
+	proxy.reset()
+	push(6, 15)
+	reports.await("open", func(id string) bool { return id != first })
 	push(16, 20)
 	reports.await("shown", func(s string) bool { return s == want(20) })
 }
