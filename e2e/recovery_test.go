@@ -327,7 +327,14 @@ func TestThinkgateJSServed(t *testing.T) {
 // TestBrowserRecoveryNodeDies: a page given both nodes of a cluster (history
 // in Redis) loses its node to kill -9 while numbered messages go on through
 // the other node; it reconnects there and shows every number once, in order.
+// Over WebSocket and over Server-Sent Events.
 func TestBrowserRecoveryNodeDies(t *testing.T) {
+	for _, transport := range []string{"websocket", "sse"} {
+		t.Run(transport, func(t *testing.T) { browserRecoveryNodeDies(t, transport) })
+	}
+}
+
+func browserRecoveryNodeDies(t *testing.T, transport string) {
 	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
 	e := startEngine(t, "redis")
 	addrA, addrB := freeAddr(t), freeAddr(t)
@@ -341,7 +348,7 @@ func TestBrowserRecoveryNodeDies(t *testing.T) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html")
-			html := strings.Replace(fmt.Sprintf(recoveryPage, addrA, tok, "'websocket'"), fmt.Sprintf("'ws://%s/'", addrA), fmt.Sprintf("['ws://%s/', 'ws://%s/']", addrA, addrB), 1)
+			html := strings.Replace(fmt.Sprintf(recoveryPage, addrA, tok, "'"+transport+"'"), fmt.Sprintf("'ws://%s/'", addrA), fmt.Sprintf("['ws://%s/', 'ws://%s/']", addrA, addrB), 1)
 			fmt.Fprint(w, html)
 		case "/report":
 			reports.add(r)
@@ -427,8 +434,14 @@ func (p *resetProxy) reset() {
 // TestBrowserRecoverySocketReset: the page's socket is reset under it (a
 // proxy between it and thinkgate cuts every connection with RST) while
 // numbered messages go on; the page reconnects and shows each number once,
-// in order.
+// in order. Over WebSocket and over Server-Sent Events.
 func TestBrowserRecoverySocketReset(t *testing.T) {
+	for _, transport := range []string{"websocket", "sse"} {
+		t.Run(transport, func(t *testing.T) { browserRecoverySocketReset(t, transport) })
+	}
+}
+
+func browserRecoverySocketReset(t *testing.T, transport string) {
 	chromium := testenv.Need(t, "chromium", "chromium-browser", "google-chrome")
 	s := start(t, fmt.Sprintf("[auth]\nsecret = %q\n[history]\nuids = \"*\"\n", authSecret))
 	proxy := newResetProxy(t, s.addr("ws"))
@@ -438,7 +451,7 @@ func TestBrowserRecoverySocketReset(t *testing.T) {
 		switch r.URL.Path {
 		case "/":
 			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, recoveryPage, proxy.ln.Addr().String(), tok, "'websocket'")
+			fmt.Fprintf(w, recoveryPage, proxy.ln.Addr().String(), tok, "'"+transport+"'")
 		case "/report":
 			reports.add(r)
 		default:
