@@ -47,6 +47,28 @@ func newReports(t *testing.T) *reports {
 	return &reports{t: t, events: make(chan browserEvent, 100)}
 }
 
+// servePage serves a test page: html at /, what it reports at /report, and
+// files (path: the file on disk) beside it, until the test ends.
+func (r *reports) servePage(html string, files map[string]string) string {
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		switch req.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, html)
+		case "/report":
+			r.add(req)
+		default:
+			if f, ok := files[req.URL.Path]; ok {
+				http.ServeFile(w, req, f)
+				return
+			}
+			http.NotFound(w, req)
+		}
+	}))
+	r.t.Cleanup(page.Close)
+	return page.URL + "/"
+}
+
 // add takes one report from the page's request.
 func (r *reports) add(req *http.Request) {
 	var ev browserEvent
@@ -87,20 +109,7 @@ func TestBrowser(t *testing.T) {
 	s := start(t, "[heartbeat]\nreply = \"pong\"")
 
 	reports := newReports(t)
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/":
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, browserPage, s.addr("ws"))
-		case "/report":
-			reports.add(r)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer page.Close()
-
-	openInChromium(t, chromium, page.URL+"/")
+	openInChromium(t, chromium, reports.servePage(fmt.Sprintf(browserPage, s.addr("ws")), nil))
 	await := reports.await
 	is := func(want string) func(string) bool { return func(s string) bool { return s == want } }
 

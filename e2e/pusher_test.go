@@ -554,21 +554,8 @@ func TestPusherBrowser(t *testing.T) {
 	dir := pusherClients(t)
 	s := startPusher(t, "", "")
 	reports := newReports(t)
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/":
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, pusherBrowserPage, pusherKey, port(t, s.addr("ws")))
-		case "/pusher.min.js":
-			http.ServeFile(w, r, filepath.Join(dir, "node_modules/pusher-js/dist/web/pusher.min.js"))
-		case "/report":
-			reports.add(r)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer page.Close()
-	openInChromium(t, chromium, page.URL+"/")
+	openInChromium(t, chromium, reports.servePage(fmt.Sprintf(pusherBrowserPage, pusherKey, port(t, s.addr("ws"))),
+		map[string]string{"/pusher.min.js": filepath.Join(dir, "node_modules/pusher-js/dist/web/pusher.min.js")}))
 	reports.await("connected", func(string) bool { return true })
 	reports.await("subscribed", func(string) bool { return true })
 	if status, body := pusherPost(t, s, "/events", map[string]any{"name": "update", "channel": "news", "data": `{"text":"hello from PHP"}`}, time.Now().Unix()); status != 200 {

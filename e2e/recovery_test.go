@@ -227,35 +227,13 @@ func browserRecovery(t *testing.T, transport string) {
 	s := start(t, cfg)
 	tok := sign(map[string]any{"sub": "reader"}, authSecret)
 	reports := newReports(t)
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/":
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, recoveryPage, wsAddr, tok, "'"+transport+"'")
-		case "/report":
-			reports.add(r)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer page.Close()
 	// Two messages for the uid before the page ever connects: its inbox.
 	for _, m := range []string{"i1", "i2"} {
 		s.call("sendToUid", map[string]any{"uid": "reader", "data": m, "store": true})
 	}
-	openInChromium(t, chromium, page.URL+"/")
-	numbers := func(from, to int) string {
-		out := []string{"i1", "i2"}
-		for i := from; i <= to; i++ {
-			out = append(out, fmt.Sprint(i))
-		}
-		return strings.Join(out, ",")
-	}
-	push := func(from, to int) {
-		for i := from; i <= to; i++ {
-			s.call("sendToUid", map[string]any{"uid": "reader", "data": fmt.Sprint(i)})
-		}
-	}
+	openInChromium(t, chromium, reports.servePage(fmt.Sprintf(recoveryPage, wsAddr, tok, "'"+transport+"'"), nil))
+	numbers := func(to int) string { return "i1,i2," + numbered(to) } // the inbox first
+	push := func(from, to int) { pushNumbers(t, s, "reader", from, to) }
 	clientID := reports.await("open", func(string) bool { return true })
 	reports.await("transport", func(got string) bool { return got == transport })
 	select {
@@ -267,19 +245,19 @@ func browserRecovery(t *testing.T, transport string) {
 		t.Fatal("what the page sent never reached the app")
 	}
 	push(1, 10)
-	reports.await("shown", func(s string) bool { return s == numbers(1, 10) })
+	reports.await("shown", func(s string) bool { return s == numbers(10) })
 	// Cut by the server at once; 11-20 go out while the page is away.
 	s.call("destroyClient", map[string]any{"client_id": clientID})
 	push(11, 20)
 	clientID = reports.await("open", func(id string) bool { return id != clientID })
 	reports.await("recovered", func(s string) bool { return strings.HasPrefix(s, "u:reader true") })
 	push(21, 25)
-	reports.await("shown", func(s string) bool { return s == numbers(1, 25) })
+	reports.await("shown", func(s string) bool { return s == numbers(25) })
 	// A clean close; pushes go on while the page reconnects.
 	s.call("closeClient", map[string]any{"client_id": clientID})
 	push(26, 40)
 	clientID = reports.await("open", func(id string) bool { return id != clientID })
-	reports.await("shown", func(s string) bool { return s == numbers(1, 40) })
+	reports.await("shown", func(s string) bool { return s == numbers(40) })
 
 	// A restart: history in memory starts over with a new epoch.
 	s.cmd.Process.Signal(syscall.SIGTERM)
@@ -289,7 +267,7 @@ func browserRecovery(t *testing.T, transport string) {
 	reports.await("open", func(id string) bool { return id != clientID })
 	reports.await("recovered", func(s string) bool { return s == "u:reader false 0" })
 	push(41, 42)
-	reports.await("shown", func(s string) bool { return s == numbers(1, 42) })
+	reports.await("shown", func(s string) bool { return s == numbers(42) })
 }
 
 // TestThinkgateJSServed: the ws listener serves thinkgate.js (UMD), the ES
@@ -344,20 +322,8 @@ func browserRecoveryNodeDies(t *testing.T, transport string) {
 	a, b := node(addrA, "127.0.0.1"), node(addrB, "127.0.0.2")
 	tok := sign(map[string]any{"sub": "mover"}, authSecret)
 	reports := newReports(t)
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/":
-			w.Header().Set("Content-Type", "text/html")
-			html := strings.Replace(fmt.Sprintf(recoveryPage, addrA, tok, "'"+transport+"'"), fmt.Sprintf("'ws://%s/'", addrA), fmt.Sprintf("['ws://%s/', 'ws://%s/']", addrA, addrB), 1)
-			fmt.Fprint(w, html)
-		case "/report":
-			reports.add(r)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer page.Close()
-	openInChromium(t, chromium, page.URL+"/")
+	html := strings.Replace(fmt.Sprintf(recoveryPage, addrA, tok, "'"+transport+"'"), fmt.Sprintf("'ws://%s/'", addrA), fmt.Sprintf("['ws://%s/', 'ws://%s/']", addrA, addrB), 1)
+	openInChromium(t, chromium, reports.servePage(html, nil))
 	first := reports.await("open", func(string) bool { return true })
 	// While presence still names the dead node (until cluster.expiry) a
 	// send answers 503 cluster_unavailable, but history has kept it.
@@ -368,13 +334,7 @@ func browserRecoveryNodeDies(t *testing.T, transport string) {
 			}
 		}
 	}
-	want := func(to int) string {
-		var out []string
-		for i := 1; i <= to; i++ {
-			out = append(out, fmt.Sprint(i))
-		}
-		return strings.Join(out, ",")
-	}
+	want := numbered
 	push(1, 5)
 	reports.await("shown", func(s string) bool { return s == want(5) })
 	a.cmd.Process.Kill() // the page's node dies without a word
@@ -383,6 +343,23 @@ func browserRecoveryNodeDies(t *testing.T, transport string) {
 	reports.await("recovered", func(s string) bool { return strings.HasPrefix(s, "u:mover true") })
 	push(16, 20)
 	reports.await("shown", func(s string) bool { return s == want(20) })
+}
+
+// numbered is "1,2,...,to" ("" for 0).
+func numbered(to int) string {
+	out := make([]string, 0, to)
+	for i := 1; i <= to; i++ {
+		out = append(out, fmt.Sprint(i))
+	}
+	return strings.Join(out, ",")
+}
+
+// pushNumbers sends from..to to uid, one sendToUid each.
+func pushNumbers(t *testing.T, s *server, uid string, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		s.call("sendToUid", map[string]any{"uid": uid, "data": fmt.Sprint(i)})
+	}
 }
 
 // resetProxy forwards TCP connections to target until reset() cuts every
@@ -447,32 +424,10 @@ func browserRecoverySocketReset(t *testing.T, transport string) {
 	proxy := newResetProxy(t, s.addr("ws"))
 	tok := sign(map[string]any{"sub": "resetme"}, authSecret)
 	reports := newReports(t)
-	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/":
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, recoveryPage, proxy.ln.Addr().String(), tok, "'"+transport+"'")
-		case "/report":
-			reports.add(r)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer page.Close()
-	openInChromium(t, chromium, page.URL+"/")
+	openInChromium(t, chromium, reports.servePage(fmt.Sprintf(recoveryPage, proxy.ln.Addr().String(), tok, "'"+transport+"'"), nil))
 	first := reports.await("open", func(string) bool { return true })
-	push := func(from, to int) {
-		for i := from; i <= to; i++ {
-			s.call("sendToUid", map[string]any{"uid": "resetme", "data": fmt.Sprint(i)})
-		}
-	}
-	want := func(to int) string {
-		var out []string
-		for i := 1; i <= to; i++ {
-			out = append(out, fmt.Sprint(i))
-		}
-		return strings.Join(out, ",")
-	}
+	push := func(from, to int) { pushNumbers(t, s, "resetme", from, to) }
+	want := numbered
 	push(1, 5)
 	reports.await("shown", func(s string) bool { return s == want(5) })
 	proxy.reset()
