@@ -11,7 +11,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,9 +259,17 @@ func upgrade(nc net.Conn, o *settings) (*transport.Request, *fallbackRequest, er
 	if o.Static != nil || o.Fallback != nil {
 		// The request line says whether this is a handshake at all; it is
 		// given back to the handshake's reader when it is.
-		br := bufio.NewReaderSize(hr, 1024)
+		br := lineReaders.Get().(*bufio.Reader)
+		br.Reset(hr)
+		keep := false // the fallback goes on reading through br
+		defer func() {
+			if !keep {
+				br.Reset(nil)
+				lineReaders.Put(br)
+			}
+		}()
+		// line stays valid while it is read first: br refills only after.
 		line, _ := br.ReadSlice('\n')
-		line = append([]byte(nil), line...)
 		method, path := requestLine(line)
 		if method == http.MethodGet && o.Static != nil {
 			if body, ctype, ok := o.Static(path); ok {
@@ -278,6 +285,7 @@ func upgrade(nc net.Conn, o *settings) (*transport.Request, *fallbackRequest, er
 			}
 			hr.left = math.MaxInt // a body is the fallback's to bound
 			nc.SetDeadline(time.Time{})
+			keep = true
 			return nil, &fallbackRequest{req: hreq, br: rr}, errFallback
 		}
 		r = io.MultiReader(bytes.NewReader(line), br)
@@ -297,13 +305,18 @@ func upgrade(nc net.Conn, o *settings) (*transport.Request, *fallbackRequest, er
 
 // requestLine returns the method and path of an HTTP request line.
 func requestLine(line []byte) (method, path string) {
-	f := strings.Fields(string(line))
-	if len(f) < 2 {
+	m, rest, ok := bytes.Cut(line, []byte{' '})
+	if !ok {
 		return "", ""
 	}
-	path, _, _ = strings.Cut(f[1], "?")
-	return f[0], path
+	target, _, _ := bytes.Cut(rest, []byte{' '})
+	target, _, _ = bytes.Cut(target, []byte{'?'})
+	return string(m), string(target)
 }
+
+// lineReaders read handshakes' request lines: pooled, since every
+// connection needs one only for its handshake.
+var lineReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1024) }}
 
 // fallbackRequest is a plain HTTP request for Options.Fallback.
 type fallbackRequest struct {
